@@ -1,0 +1,101 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+  name: "crio",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "crio", targets: ["crio"]),
+    .executable(name: "crioctl", targets: ["crioctl"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+    .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+    .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+  ],
+  targets: [
+    // The CRI wire contract: runtime.v1 messages and gRPC stubs (generated, committed).
+    .target(
+      name: "CRIAPI",
+      dependencies: [
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: strict
+    ),
+    // OCI image-spec and runtime-spec value types.
+    .target(name: "OCI", swiftSettings: strict),
+    // Syscalls Swift's Glibc module does not expose.
+    .target(name: "CCRIOSys"),
+    // Host facts: files, processes, sockets, disk usage. No CRI knowledge.
+    .target(name: "CRIOSystem", dependencies: ["CCRIOSys"], swiftSettings: strict),
+    // crio.conf, drop-ins, command-line overrides, rendering.
+    .target(
+      name: "CRIOConfig",
+      dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+      swiftSettings: strict
+    ),
+    // The image store on disk.
+    .target(name: "CRIOImage", dependencies: ["OCI", "CRIOConfig", "CRIOSystem"], swiftSettings: strict),
+    // OCI runtimes and conmon.
+    .target(name: "CRIORuntime", dependencies: ["OCI", "CRIOConfig", "CRIOSystem"], swiftSettings: strict),
+    // CNI configuration and plugins.
+    .target(name: "CRIONetwork", dependencies: ["CRIOConfig", "CRIOSystem"], swiftSettings: strict),
+    // The CRI services and the daemon's gRPC server.
+    .target(
+      name: "CRIOServer",
+      dependencies: [
+        "CRIAPI", "CRIOConfig", "CRIOSystem", "CRIOImage", "CRIORuntime", "CRIONetwork",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
+    // A small CRI client shared by crioctl and the integration tests.
+    .target(
+      name: "CRIClient",
+      dependencies: [
+        "CRIAPI",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+      ],
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "crio",
+      dependencies: [
+        "CRIOServer", "CRIOConfig",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "crioctl",
+      dependencies: [
+        "CRIClient", "CRIAPI",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(name: "CRIOConfigTests", dependencies: ["CRIOConfig"], swiftSettings: strict),
+    .testTarget(name: "CRIOSystemTests", dependencies: ["CRIOSystem"], swiftSettings: strict),
+    .testTarget(name: "CRIONetworkTests", dependencies: ["CRIONetwork", "CRIOConfig"], swiftSettings: strict),
+    .testTarget(name: "CRIORuntimeTests", dependencies: ["CRIORuntime", "CRIOConfig"], swiftSettings: strict),
+    .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
+    .testTarget(
+      name: "IntegrationTests",
+      dependencies: ["CRIClient", "CRIAPI", .product(name: "GRPCCore", package: "grpc-swift-2")],
+      swiftSettings: strict
+    ),
+  ]
+)

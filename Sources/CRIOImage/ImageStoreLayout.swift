@@ -1,0 +1,43 @@
+import CRIOConfig
+import CRIOSystem
+import Foundation
+
+/// Where the image store keeps things under `[crio] root`, named as
+/// containers/storage names them so an admin finds the usual directories.
+public struct ImageStoreLayout: Sendable, Equatable {
+  public let root: String
+
+  public init(root: String) {
+    self.root = root
+  }
+
+  /// Image metadata: manifests, configs, the name index.
+  public var imagesDir: String { "\(root)/overlay-images" }
+  /// Layer metadata.
+  public var layersDir: String { "\(root)/overlay-layers" }
+  /// Extracted layers (the overlayfs lower dirs).
+  public var layerDataDir: String { "\(root)/overlay" }
+  /// Per-container writable layers.
+  public var containersDir: String { "\(root)/overlay-containers" }
+
+  /// Creates the store's directories (mode 0700, as containers/storage does).
+  public func create() throws {
+    for dir in [root, imagesDir, layersDir, layerDataDir, containersDir] {
+      try FileManager.default.createDirectory(
+        atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+  }
+
+  /// What the store uses on disk: image metadata, layers and containers'
+  /// writable layers. As in CRI-O without a separate image store, `ImageFsInfo`
+  /// reports this one figure for both the image and the container filesystem.
+  public func usage() -> DiskUsage {
+    var total = DiskUsage()
+    for dir in [imagesDir, layersDir, layerDataDir, containersDir] {
+      let usage = DiskUsage.measure(dir)
+      total.bytes += usage.bytes
+      total.inodes += usage.inodes
+    }
+    return total
+  }
+}

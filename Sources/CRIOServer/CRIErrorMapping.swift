@@ -1,0 +1,74 @@
+import CRIOConfig
+import CRIOSystem
+import GRPCCore
+import Logging
+
+/// The one place where errors become gRPC statuses.
+public enum CRIErrorMapping {
+  public static func rpcError(for error: any Error) -> RPCError {
+    switch error {
+    case let error as RPCError:
+      return error
+    case let error as CRIError:
+      let code: RPCError.Code =
+        switch error {
+        case .unimplemented: .unimplemented
+        case .notFound: .notFound
+        case .alreadyExists: .alreadyExists
+        case .invalidArgument: .invalidArgument
+        case .failedPrecondition: .failedPrecondition
+        case .internal: .internalError
+        }
+      return RPCError(code: code, message: error.description)
+    case let error as ConfigError:
+      return RPCError(code: .invalidArgument, message: error.description)
+    case let error as ProcessRunner.Failure:
+      return RPCError(code: .internalError, message: error.description)
+    case is CancellationError:
+      return RPCError(code: .cancelled, message: "the call was cancelled")
+    default:
+      return RPCError(code: .internalError, message: "\(error)")
+    }
+  }
+}
+
+/// Applies `CRIErrorMapping` to every RPC, unary and streaming, and logs each
+/// call at debug level (failures at warning level).
+struct CRIErrorInterceptor: ServerInterceptor {
+  let logger: Logger
+
+  func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>,
+    context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    let method = context.descriptor.method
+    let logger = self.logger
+    logger.debug("request", metadata: ["rpc": "\(method)"])
+    let response: StreamingServerResponse<Output>
+    do {
+      response = try await next(request, context)
+    } catch {
+      throw Self.mapped(error, method: method, logger: logger)
+    }
+    guard case .success(var contents) = response.accepted else { return response }
+    let producer = contents.producer
+    contents.producer = { writer in
+      do {
+        return try await producer(writer)
+      } catch {
+        throw Self.mapped(error, method: method, logger: logger)
+      }
+    }
+    return StreamingServerResponse(accepted: .success(contents))
+  }
+
+  private static func mapped(_ error: any Error, method: String, logger: Logger) -> RPCError {
+    let rpcError = CRIErrorMapping.rpcError(for: error)
+    let level: Logger.Level = rpcError.code == .unimplemented || rpcError.code == .notFound ? .debug : .warning
+    logger.log(level: level, "request failed", metadata: [
+      "rpc": "\(method)", "code": "\(rpcError.code)", "error": "\(rpcError.message)",
+    ])
+    return rpcError
+  }
+}

@@ -1,0 +1,156 @@
+import CRIAPI
+import CRIOConfig
+import CRIOImage
+import CRIONetwork
+import CRIORuntime
+import CRIOSystem
+import Dispatch
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+
+/// The crio daemon's life cycle: prepare the host, serve the CRI on the
+/// configured unix socket until SIGTERM or SIGINT, then shut down cleanly.
+public struct CRIODaemon: Sendable {
+  public let loaded: LoadedConfiguration
+  let logger: Logger
+
+  public init(loaded: LoadedConfiguration, logger: Logger) {
+    self.loaded = loaded
+    self.logger = logger
+  }
+
+  var config: CRIOConfiguration { loaded.config }
+
+  /// Runs until a shutdown signal, then returns after in-flight calls finished
+  /// and the socket file is removed. Throws `DaemonError` when it cannot start.
+  public func run() async throws {
+    let socketPath = config.api.listen
+    let runtimeHealth = RuntimeHealth(config: config)
+    try checkHostTools(runtimeHealth)
+    let store = ImageStoreLayout(root: config.root)
+    try createDirectories(store: store, socketPath: socketPath)
+    let listener = try bindSocket(socketPath)
+    logger.info("Starting crio", metadata: ["version": "\(CRIOVersion.version)", "socket": "\(socketPath)"])
+    announceConfiguration()
+
+    let transport = HTTP2ServerTransport.Posix(
+      listeningSocketDescriptor: Int(listener),
+      transportSecurity: .plaintext,
+      config: .defaults { $0.rpc.maxRequestPayloadSize = config.api.grpcMaxRecvMsgSize })
+    let server = GRPCServer(
+      transport: transport,
+      services: [
+        RuntimeService(config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config)),
+        ImageService(store: store),
+      ],
+      interceptors: [CRIErrorInterceptor(logger: logger)])
+
+    let signals = ShutdownSignals { [logger] signal in
+      logger.info("Received \(signal), shutting down")
+      server.beginGracefulShutdown()
+    }
+    defer {
+      signals.cancel()
+      unlink(socketPath)
+    }
+    try await server.serve()
+    logger.info("Stopped serving; removing socket", metadata: ["socket": "\(socketPath)"])
+  }
+
+  /// Logs what the configuration asks for that this version does not act on yet.
+  private func announceConfiguration() {
+    for file in loaded.files {
+      logger.info("Loaded configuration file", metadata: ["file": "\(file)"])
+    }
+    for warning in loaded.warnings {
+      logger.warning("\(warning)")
+    }
+    var notHonoured: [String] = []
+    for option in ConfigSchema.options where !option.honoured {
+      notHonoured.append(option.displayName)
+      if loaded.explicitlySet.contains(option.path) {
+        logger.warning("Option \(option.displayName) is accepted but not honoured yet by this version of crio")
+      }
+    }
+    for (key, honoured) in ConfigSchema.runtimeHandlerKeys where !honoured {
+      notHonoured.append("[crio.runtime.runtimes.*] \(key)")
+    }
+    for (name, honoured) in ConfigSchema.flagOnlyOptions where !honoured {
+      notHonoured.append("--\(name)")
+    }
+    logger.info("Options accepted but not honoured yet: \(notHonoured.joined(separator: ", "))")
+  }
+
+  private func checkHostTools(_ health: RuntimeHealth) throws {
+    let name = config.runtime.defaultRuntime
+    guard health.runtimeBinary() != nil else {
+      throw DaemonError.runtimeNotFound(name: name, path: config.runtime.runtimes[name]?.runtimePath ?? "")
+    }
+    guard health.conmonBinary() != nil else {
+      throw DaemonError.conmonNotFound(path: config.runtime.conmon)
+    }
+  }
+
+  private func createDirectories(store: ImageStoreLayout, socketPath: String) throws {
+    let socketDir = (socketPath as NSString).deletingLastPathComponent
+    for dir in [config.runroot, config.logDir, socketDir] {
+      do {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      } catch {
+        throw DaemonError.cannotCreateDirectory(path: dir, reason: error.localizedDescription)
+      }
+    }
+    do {
+      try store.create()
+    } catch {
+      throw DaemonError.cannotCreateDirectory(path: store.root, reason: error.localizedDescription)
+    }
+  }
+
+  /// Removes a stale socket, refuses a live one, and listens with mode 0660.
+  private func bindSocket(_ path: String) throws -> Int32 {
+    guard path.utf8.count <= UnixSocket.maxPathLength else {
+      throw DaemonError.socketPathTooLong(path: path, max: UnixSocket.maxPathLength)
+    }
+    switch UnixSocket.state(of: path) {
+    case .live:
+      throw DaemonError.socketInUse(path: path)
+    case .notASocket:
+      throw DaemonError.socketPathNotASocket(path: path)
+    case .stale:
+      unlink(path)
+    case .absent:
+      break
+    }
+    do {
+      return try UnixSocket.listen(path: path, mode: 0o660)
+    } catch let error as UnixSocket.ListenError where error.errno == EADDRINUSE {
+      throw DaemonError.socketInUse(path: path)
+    } catch {
+      throw DaemonError.cannotListen(reason: "\(error)")
+    }
+  }
+}
+
+/// SIGTERM and SIGINT delivered to a handler instead of killing the process.
+final class ShutdownSignals {
+  private let sources: [any DispatchSourceSignal]
+
+  init(handler: @escaping @Sendable (String) -> Void) {
+    var sources: [any DispatchSourceSignal] = []
+    for (signalNumber, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
+      signal(signalNumber, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+      source.setEventHandler { handler(name) }
+      source.resume()
+      sources.append(source)
+    }
+    self.sources = sources
+  }
+
+  func cancel() {
+    for source in sources { source.cancel() }
+  }
+}

@@ -1,0 +1,77 @@
+import CRIAPI
+import CRIOConfig
+import CRIONetwork
+import CRIORuntime
+import GRPCCore
+
+/// The CRI `RuntimeService`. RPCs without an implementation yet live in
+/// `RuntimeService+Unimplemented.swift`.
+public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
+  let config: CRIOConfiguration
+  let runtimeHealth: RuntimeHealth
+  let networkHealth: NetworkHealth
+
+  public init(config: CRIOConfiguration, runtimeHealth: RuntimeHealth, networkHealth: NetworkHealth) {
+    self.config = config
+    self.runtimeHealth = runtimeHealth
+    self.networkHealth = networkHealth
+  }
+
+  public func version(
+    request: Runtime_V1_VersionRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_VersionResponse {
+    var response = Runtime_V1_VersionResponse()
+    response.version = CRIOVersion.kubeletAPIVersion
+    response.runtimeName = CRIOVersion.runtimeName
+    response.runtimeVersion = CRIOVersion.version
+    response.runtimeApiVersion = CRIOVersion.runtimeAPIVersion
+    return response
+  }
+
+  public func status(
+    request: Runtime_V1_StatusRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_StatusResponse {
+    let runtime = await runtimeHealth.check()
+    let network = networkHealth.check()
+    var response = Runtime_V1_StatusResponse()
+    response.status.conditions = [
+      condition("RuntimeReady", runtime.ready, runtime.reason, runtime.message),
+      condition("NetworkReady", network.ready, network.reason, network.message),
+    ]
+    // The default handler is reported under the empty name, then every configured handler.
+    let names = [""] + config.runtime.runtimes.keys.sorted()
+    response.runtimeHandlers = names.map { name in
+      var handler = Runtime_V1_RuntimeHandler()
+      handler.name = name
+      handler.features = Runtime_V1_RuntimeHandlerFeatures()
+      return handler
+    }
+    response.features = Runtime_V1_RuntimeFeatures()
+    if request.verbose {
+      response.info["config"] = ConfigRenderer.json(config)
+    }
+    return response
+  }
+
+  public func runtimeConfig(
+    request: Runtime_V1_RuntimeConfigRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_RuntimeConfigResponse {
+    var response = Runtime_V1_RuntimeConfigResponse()
+    response.linux.cgroupDriver = config.runtime.cgroupManager == "systemd" ? .systemd : .cgroupfs
+    return response
+  }
+
+  private func condition(_ type: String, _ ready: Bool, _ reason: String, _ message: String)
+    -> Runtime_V1_RuntimeCondition
+  {
+    var condition = Runtime_V1_RuntimeCondition()
+    condition.type = type
+    condition.status = ready
+    condition.reason = reason
+    condition.message = message
+    return condition
+  }
+}
