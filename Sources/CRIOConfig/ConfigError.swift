@@ -13,9 +13,15 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case .syntax(let path, let message):
       "cannot parse config file \(path): \(message)"
     case .wrongType(let path, let key, let expected, let found):
-      "config file \(path): \(key) must be a \(expected.rawValue), found a \(found)"
+      "config file \(path): \(key) must be \(article(expected.rawValue)), found \(article(found))"
     case .invalidValue(let key, let value, let reason):
       "invalid value \"\(value)\" for \(key): \(reason)"
     }
   }
+}
+
+/// "a string", "an integer", "an array of strings".
+private func article(_ noun: String) -> String {
+  let vowel = noun.first.map { "aeiou".contains($0) } ?? false
+  return (vowel ? "an " : "a ") + noun
 }

@@ -38,7 +38,7 @@ public enum ConfigSchema {
     string("crio.api", "listen", \.api.listen, honoured: true),
     string("crio.api", "stream_address", \.api.streamAddress, honoured: false),
     string("crio.api", "stream_port", \.api.streamPort, honoured: false),
-    integer("crio.api", "grpc_max_send_msg_size", \.api.grpcMaxSendMsgSize, honoured: true),
+    integer("crio.api", "grpc_max_send_msg_size", \.api.grpcMaxSendMsgSize, honoured: false),
     integer("crio.api", "grpc_max_recv_msg_size", \.api.grpcMaxRecvMsgSize, honoured: true),
 
     string("crio.runtime", "default_runtime", \.runtime.defaultRuntime, honoured: true),

@@ -26,14 +26,21 @@ public struct CRIODaemon: Sendable {
   /// Runs until a shutdown signal, then returns after in-flight calls finished
   /// and the socket file is removed. Throws `DaemonError` when it cannot start.
   public func run() async throws {
+    // Signals are caught from the first moment, so one that arrives while
+    // starting up still shuts the daemon down cleanly.
+    let signals = ShutdownSignals()
+    defer { signals.cancel() }
+
     let socketPath = config.api.listen
     let runtimeHealth = RuntimeHealth(config: config)
     try checkHostTools(runtimeHealth)
-    let store = ImageStoreLayout(root: config.root)
-    try createDirectories(store: store, socketPath: socketPath)
-    let listener = try bindSocket(socketPath)
+    try clearSocketPath(socketPath)
     logger.info("Starting crio", metadata: ["version": "\(CRIOVersion.version)", "socket": "\(socketPath)"])
     announceConfiguration()
+    let store = ImageStoreLayout(root: config.root)
+    try createDirectories(store: store, socketPath: socketPath)
+    let listener = try listen(on: socketPath)
+    defer { unlink(socketPath) }
 
     let transport = HTTP2ServerTransport.Posix(
       listeningSocketDescriptor: Int(listener),
@@ -47,15 +54,20 @@ public struct CRIODaemon: Sendable {
       ],
       interceptors: [CRIErrorInterceptor(logger: logger)])
 
-    let signals = ShutdownSignals { [logger] signal in
-      logger.info("Received \(signal), shutting down")
-      server.beginGracefulShutdown()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask {
+        // Shutting down a transport that is still registering its listener
+        // trips NIO: let it finish starting first.
+        _ = try? await transport.listeningAddress
+        for await signal in signals.received {
+          logger.info("Received \(signal), shutting down")
+          server.beginGracefulShutdown()
+          return
+        }
+      }
+      try await server.serve()
+      group.cancelAll()
     }
-    defer {
-      signals.cancel()
-      unlink(socketPath)
-    }
-    try await server.serve()
     logger.info("Stopped serving; removing socket", metadata: ["socket": "\(socketPath)"])
   }
 
@@ -109,8 +121,8 @@ public struct CRIODaemon: Sendable {
     }
   }
 
-  /// Removes a stale socket, refuses a live one, and listens with mode 0660.
-  private func bindSocket(_ path: String) throws -> Int32 {
+  /// Removes a stale socket and refuses a live one (or anything that is not a socket).
+  private func clearSocketPath(_ path: String) throws {
     guard path.utf8.count <= UnixSocket.maxPathLength else {
       throw DaemonError.socketPathTooLong(path: path, max: UnixSocket.maxPathLength)
     }
@@ -124,6 +136,10 @@ public struct CRIODaemon: Sendable {
     case .absent:
       break
     }
+  }
+
+  /// Listens on `path` with mode 0660 set before any client can connect.
+  private func listen(on path: String) throws -> Int32 {
     do {
       return try UnixSocket.listen(path: path, mode: 0o660)
     } catch let error as UnixSocket.ListenError where error.errno == EADDRINUSE {
@@ -134,23 +150,32 @@ public struct CRIODaemon: Sendable {
   }
 }
 
-/// SIGTERM and SIGINT delivered to a handler instead of killing the process.
-final class ShutdownSignals {
-  private let sources: [any DispatchSourceSignal]
+/// SIGTERM and SIGINT delivered as an async sequence instead of killing the process.
+final class ShutdownSignals: Sendable {
+  let received: AsyncStream<String>
+  private let continuation: AsyncStream<String>.Continuation
+  private let sources: [SignalSource]
 
-  init(handler: @escaping @Sendable (String) -> Void) {
-    var sources: [any DispatchSourceSignal] = []
+  /// Wraps a dispatch source, which is thread-safe but not marked Sendable.
+  private struct SignalSource: @unchecked Sendable {
+    let source: any DispatchSourceSignal
+  }
+
+  init() {
+    (received, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(4))
+    var sources: [SignalSource] = []
     for (signalNumber, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
       signal(signalNumber, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-      source.setEventHandler { handler(name) }
+      source.setEventHandler { [continuation] in continuation.yield(name) }
       source.resume()
-      sources.append(source)
+      sources.append(SignalSource(source: source))
     }
     self.sources = sources
   }
 
   func cancel() {
-    for source in sources { source.cancel() }
+    for entry in sources { entry.source.cancel() }
+    continuation.finish()
   }
 }

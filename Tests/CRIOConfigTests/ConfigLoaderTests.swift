@@ -92,7 +92,7 @@ import Testing
     }
     let list = try dir.write("list.conf", "[crio.runtime]\ndefault_capabilities = \"CHOWN\"\n")
     let error = #expect(throws: ConfigError.self) { try ConfigLoader.load(configFile: list, configDir: nil) }
-    #expect(error?.description == "config file \(list): [crio.runtime] default_capabilities must be a array of strings, found a string")
+    #expect(error?.description == "config file \(list): [crio.runtime] default_capabilities must be an array of strings, found a string")
     let mixed = try dir.write("mixed.conf", "[crio.network]\nplugin_dirs = [\"/a\", 2]\n")
     #expect(throws: ConfigError.self) { try ConfigLoader.load(configFile: mixed, configDir: nil) }
   }

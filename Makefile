@@ -1,0 +1,45 @@
+# The two commands of the set-up contract: `make run` and `make test`.
+SWIFT ?= swift
+CRIO_FLAGS ?=
+
+.PHONY: all deps build run test unit-test integration-test generate check-proto clean
+
+all: build
+
+# Host packages (runc, conmon, CNI plugins, iptables, iproute2), installed with apt only when missing.
+deps:
+	@bash scripts/install-host-deps.sh
+
+build:
+	$(SWIFT) build
+
+# Runs the daemon in the foreground on built-in defaults (no config file needed).
+run: deps build
+	@bash scripts/install-default-cni.sh
+	exec $$($(SWIFT) build --show-bin-path)/crio $(CRIO_FLAGS)
+
+# Every test, unit and integration (the integration suite starts the real daemon).
+test: deps
+	$(SWIFT) build
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-xctest
+
+unit-test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-xctest --skip IntegrationTests
+
+integration-test: deps
+	$(SWIFT) build
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-xctest --filter IntegrationTests
+
+# Regenerates Sources/CRIAPI/Generated from Protos/ (builds the protoc plugins first).
+generate:
+	bash scripts/generate-protos.sh
+
+# Compares Protos/runtime/v1/api.proto with an upstream cri-api api.proto: make check-proto UPSTREAM=path
+check-proto:
+	python3 scripts/check-proto.py $(UPSTREAM)
+
+clean:
+	rm -rf .build
