@@ -18,6 +18,9 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+    .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
   ],
   targets: [
     // The CRI wire contract: runtime.v1 messages and gRPC stubs (generated, committed).
@@ -34,6 +37,11 @@ let package = Package(
     .target(name: "OCI", swiftSettings: strict),
     // Syscalls Swift's Glibc module does not expose.
     .target(name: "CCRIOSys"),
+    // Streaming gzip (zlib) and zstd decompression for image layers.
+    .target(
+      name: "CCRIOCompression",
+      linkerSettings: [.linkedLibrary("z"), .linkedLibrary("zstd")]
+    ),
     // Host facts: files, processes, sockets, disk usage. No CRI knowledge.
     .target(name: "CRIOSystem", dependencies: ["CCRIOSys"], swiftSettings: strict),
     // crio.conf, drop-ins, command-line overrides, rendering.
@@ -43,7 +51,28 @@ let package = Package(
       swiftSettings: strict
     ),
     // The image store on disk.
-    .target(name: "CRIOImage", dependencies: ["OCI", "CRIOConfig", "CRIOSystem"], swiftSettings: strict),
+    .target(
+      name: "CRIOImage",
+      dependencies: [
+        "OCI", "CRIOConfig", "CRIOSystem", "CRIORegistry", "CCRIOCompression",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: strict
+    ),
+    // Registries: registries.conf, credentials, the Distribution API client.
+    .target(
+      name: "CRIORegistry",
+      dependencies: [
+        "OCI", "CRIOSystem",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "TOMLKit", package: "TOMLKit"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
     // OCI runtimes and conmon.
     .target(name: "CRIORuntime", dependencies: ["OCI", "CRIOConfig", "CRIOSystem"], swiftSettings: strict),
     // CNI configuration and plugins.
@@ -52,7 +81,7 @@ let package = Package(
     .target(
       name: "CRIOServer",
       dependencies: [
-        "CRIAPI", "CRIOConfig", "CRIOSystem", "CRIOImage", "CRIORuntime", "CRIONetwork",
+        "CRIAPI", "CRIOConfig", "CRIOSystem", "CRIOImage", "CRIORegistry", "CRIORuntime", "CRIONetwork",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
@@ -92,9 +121,24 @@ let package = Package(
     .testTarget(name: "CRIONetworkTests", dependencies: ["CRIONetwork", "CRIOConfig"], swiftSettings: strict),
     .testTarget(name: "CRIORuntimeTests", dependencies: ["CRIORuntime", "CRIOConfig"], swiftSettings: strict),
     .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
+    .testTarget(name: "CRIORegistryTests", dependencies: ["CRIORegistry", "OCI"], swiftSettings: strict),
+    .testTarget(name: "CRIOImageTests", dependencies: ["CRIOImage", "CRIOSystem", "CRIOTestSupport"], swiftSettings: strict),
+    // Test helpers: a tar writer, a real local registry, reproducible test images.
+    .target(
+      name: "CRIOTestSupport",
+      dependencies: [
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      path: "Tests/CRIOTestSupport",
+      swiftSettings: strict
+    ),
     .testTarget(
       name: "IntegrationTests",
-      dependencies: ["CRIClient", "CRIAPI", .product(name: "GRPCCore", package: "grpc-swift-2")],
+      dependencies: [
+        "CRIClient", "CRIAPI", "CRIOTestSupport", "CCRIOSys", .product(name: "GRPCCore", package: "grpc-swift-2"),
+      ],
       swiftSettings: strict
     ),
   ]

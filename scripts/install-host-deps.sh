@@ -3,18 +3,26 @@
 # only when something is missing. Safe to run repeatedly.
 set -euo pipefail
 
-# package -> a file it installs, to tell whether it is present
+# package -> a file it installs (documentation; presence is asked of dpkg)
 declare -A wanted=(
   [runc]=/usr/sbin/runc
   [conmon]=/usr/bin/conmon
   [containernetworking-plugins]=/usr/lib/cni/bridge
   [iptables]=/usr/sbin/iptables
   [iproute2]=/usr/sbin/ip
+  [libzstd-dev]=/usr/include/zstd.h
+  [zlib1g-dev]=/usr/include/zlib.h
+  [zstd]=/usr/bin/zstd
+  # for the tests: a real registry, htpasswd for its Basic auth, a static busybox for test images
+  [docker-registry]=/usr/bin/docker-registry
+  [apache2-utils]=/usr/bin/htpasswd
+  [busybox-static]=/bin/busybox
+  [file]=/usr/bin/file
 )
 
 missing=()
 for pkg in "${!wanted[@]}"; do
-  [ -e "${wanted[$pkg]}" ] || missing+=("$pkg")
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 
 if [ ${#missing[@]} -eq 0 ]; then

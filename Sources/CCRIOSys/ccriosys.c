@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -59,4 +62,44 @@ int crio_unix_listen(const char *path, unsigned int mode, int backlog) {
         return -err;
     }
     return fd;
+}
+
+int crio_fsetxattr(int fd, const char *name, const void *value, unsigned long size) {
+    return fsetxattr(fd, name, value, (size_t)size, 0) < 0 ? -errno : 0;
+}
+
+int crio_lsetxattrat(int dirfd, const char *entry, const char *name, const void *value,
+                     unsigned long size) {
+    if (strchr(entry, '/') != NULL || strcmp(entry, "..") == 0) {
+        return -EINVAL;
+    }
+    char path[64 + 256];
+    int n = snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, entry);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        return -ENAMETOOLONG;
+    }
+    return lsetxattr(path, name, value, (size_t)size, 0) < 0 ? -errno : 0;
+}
+
+long crio_lgetxattr(const char *path, const char *name, void *value, unsigned long size) {
+    ssize_t n = lgetxattr(path, name, value, (size_t)size);
+    return n < 0 ? -errno : (long)n;
+}
+
+long crio_llistxattr(const char *path, char *list, unsigned long size) {
+    ssize_t n = llistxattr(path, list, (size_t)size);
+    return n < 0 ? -errno : (long)n;
+}
+
+int crio_mknodat(int dirfd, const char *entry, unsigned int mode, unsigned int major,
+                 unsigned int minor) {
+    return mknodat(dirfd, entry, (mode_t)mode, makedev(major, minor)) < 0 ? -errno : 0;
+}
+
+unsigned int crio_dev_major(unsigned long long dev) {
+    return major((dev_t)dev);
+}
+
+unsigned int crio_dev_minor(unsigned long long dev) {
+    return minor((dev_t)dev);
 }

@@ -55,7 +55,7 @@ public enum ConfigSchema {
     string("crio.image", "pause_image", \.image.pauseImage, honoured: false),
     string("crio.image", "pause_command", \.image.pauseCommand, honoured: false),
     string("crio.image", "signature_policy", \.image.signaturePolicy, honoured: false),
-    string("crio.image", "global_auth_file", \.image.globalAuthFile, honoured: false),
+    string("crio.image", "global_auth_file", \.image.globalAuthFile, honoured: true),
 
     string("crio.network", "network_dir", \.network.networkDir, honoured: true),
     strings("crio.network", "plugin_dirs", \.network.pluginDirs, honoured: false),
@@ -73,7 +73,7 @@ public enum ConfigSchema {
 
   /// Options set only on the command line (CRI-O has no crio.conf key for them either).
   public static let flagOnlyOptions: [(name: String, honoured: Bool)] = [
-    ("registries-conf", false), ("registries-conf-dir", false),
+    ("registries-conf", true), ("registries-conf-dir", true),
   ]
 
   public static func option(path: String) -> ConfigOption? {

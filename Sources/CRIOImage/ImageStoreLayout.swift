@@ -19,10 +19,31 @@ public struct ImageStoreLayout: Sendable, Equatable {
   public var layerDataDir: String { "\(root)/overlay" }
   /// Per-container writable layers.
   public var containersDir: String { "\(root)/overlay-containers" }
+  /// Content-addressed manifests and configs: `blobs/sha256/<hex>`.
+  public var blobsDir: String { "\(imagesDir)/blobs" }
+  /// Downloads and unpacks in progress; emptied at start-up.
+  public var stagingDir: String { "\(root)/overlay-staging" }
+  /// The image index.
+  public var imagesIndex: String { "\(imagesDir)/images.json" }
+  /// The layer index.
+  public var layersIndex: String { "\(layersDir)/layers.json" }
+
+  /// The directory holding an unpacked layer, by chain ID.
+  public func layerDirectory(chainID: String) -> String {
+    "\(layerDataDir)/\(chainID.replacingOccurrences(of: "sha256:", with: ""))"
+  }
+
+  /// The unpacked content of a layer (an overlay lower dir).
+  public func layerDiff(chainID: String) -> String { "\(layerDirectory(chainID: chainID))/diff" }
+
+  public func blobPath(_ digest: String) -> String {
+    let parts = digest.split(separator: ":", maxSplits: 1)
+    return parts.count == 2 ? "\(blobsDir)/\(parts[0])/\(parts[1])" : "\(blobsDir)/invalid/\(digest)"
+  }
 
   /// Creates the store's directories (mode 0700, as containers/storage does).
   public func create() throws {
-    for dir in [root, imagesDir, layersDir, layerDataDir, containersDir] {
+    for dir in [root, imagesDir, layersDir, layerDataDir, containersDir, blobsDir, "\(blobsDir)/sha256", stagingDir] {
       try FileManager.default.createDirectory(
         atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }

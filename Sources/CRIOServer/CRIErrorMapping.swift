@@ -1,4 +1,6 @@
 import CRIOConfig
+import CRIOImage
+import CRIORegistry
 import CRIOSystem
 import GRPCCore
 import Logging
@@ -22,6 +24,30 @@ public enum CRIErrorMapping {
       return RPCError(code: code, message: error.description)
     case let error as ConfigError:
       return RPCError(code: .invalidArgument, message: error.description)
+    case let error as ImageStoreError:
+      let code: RPCError.Code =
+        switch error {
+        case .invalidReference: .invalidArgument
+        case .imageNotFound: .notFound
+        case .imageInUse: .failedPrecondition
+        case .diffIDMismatch, .invalidImage: .dataLoss
+        case .corruptIndex, .io: .internalError
+        }
+      return RPCError(code: code, message: error.description)
+    case let error as RegistryError:
+      let code: RPCError.Code =
+        switch error {
+        case .notFound: .notFound
+        case .unauthorized: .permissionDenied
+        case .digestMismatch, .sizeMismatch: .dataLoss
+        case .tooLarge, .unsupportedMediaType, .noMatchingPlatform, .invalidManifest: .failedPrecondition
+        case .unreachable, .httpStatus: .unavailable
+        }
+      return RPCError(code: code, message: "pulling image failed: \(error.description)")
+    case let error as ResolveError:
+      return RPCError(code: .failedPrecondition, message: error.description)
+    case let error as LayerError:
+      return RPCError(code: .dataLoss, message: "image layer rejected: \(error.description)")
     case let error as ProcessRunner.Failure:
       return RPCError(code: .internalError, message: error.description)
     case is CancellationError:

@@ -2,6 +2,7 @@ import CRIAPI
 import CRIOConfig
 import CRIOImage
 import CRIONetwork
+import CRIORegistry
 import CRIORuntime
 import CRIOSystem
 import Dispatch
@@ -37,8 +38,23 @@ public struct CRIODaemon: Sendable {
     try clearSocketPath(socketPath)
     logger.info("Starting crio", metadata: ["version": "\(CRIOVersion.version)", "socket": "\(socketPath)"])
     announceConfiguration()
-    let store = ImageStoreLayout(root: config.root)
-    try createDirectories(store: store, socketPath: socketPath)
+    let layout = ImageStoreLayout(root: config.root)
+    try createDirectories(store: layout, socketPath: socketPath)
+    let puller = try await makeImagePuller(layout: layout)
+    do {
+      try await serve(socketPath: socketPath, runtimeHealth: runtimeHealth, puller: puller, signals: signals)
+    } catch {
+      try? await puller.client.shutdown()
+      throw error
+    }
+    try? await puller.client.shutdown()
+    logger.info("Stopped serving; removing socket", metadata: ["socket": "\(socketPath)"])
+  }
+
+  /// Listens on the socket and serves the CRI until a shutdown signal.
+  private func serve(
+    socketPath: String, runtimeHealth: RuntimeHealth, puller: ImagePuller, signals: ShutdownSignals
+  ) async throws {
     let listener = try listen(on: socketPath)
     defer { unlink(socketPath) }
 
@@ -50,7 +66,7 @@ public struct CRIODaemon: Sendable {
       transport: transport,
       services: [
         RuntimeService(config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config)),
-        ImageService(store: store),
+        ImageService(puller: puller, pinnedImages: [config.image.pauseImage]),
       ],
       interceptors: [CRIErrorInterceptor(logger: logger)])
 
@@ -68,7 +84,6 @@ public struct CRIODaemon: Sendable {
       try await server.serve()
       group.cancelAll()
     }
-    logger.info("Stopped serving; removing socket", metadata: ["socket": "\(socketPath)"])
   }
 
   /// Logs what the configuration asks for that this version does not act on yet.
@@ -93,6 +108,36 @@ public struct CRIODaemon: Sendable {
       notHonoured.append("--\(name)")
     }
     logger.info("Options accepted but not honoured yet: \(notHonoured.joined(separator: ", "))")
+  }
+
+  /// The image store (cleaned of a killed pull's leftovers), registries.conf and the auth file.
+  private func makeImagePuller(layout: ImageStoreLayout) async throws -> ImagePuller {
+    let store: ImageStore
+    do {
+      store = try await ImageStore(layout: layout)
+    } catch {
+      throw DaemonError.imageStore("\(error)")
+    }
+    let registries: RegistriesConfiguration
+    do {
+      let (loaded, warnings) = try RegistriesConfiguration.load(
+        file: config.image.registriesConf, dropInDir: config.image.registriesConfDir)
+      for warning in warnings { logger.warning("\(warning)") }
+      registries = loaded
+    } catch {
+      throw DaemonError.registriesConfiguration("\(error)")
+    }
+    var authFile = AuthFile()
+    if !config.image.globalAuthFile.isEmpty {
+      do {
+        authFile = try AuthFile.load(path: config.image.globalAuthFile)
+      } catch {
+        throw DaemonError.authFile("\(error)")
+      }
+    }
+    return ImagePuller(
+      store: store, client: RegistryClient(logger: logger), resolver: PullSourceResolver(configuration: registries),
+      authFile: authFile, logger: logger)
   }
 
   private func checkHostTools(_ health: RuntimeHealth) throws {

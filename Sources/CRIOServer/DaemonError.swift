@@ -7,6 +7,9 @@ public enum DaemonError: Error, Equatable, CustomStringConvertible {
   case conmonNotFound(path: String)
   case cannotCreateDirectory(path: String, reason: String)
   case cannotListen(reason: String)
+  case imageStore(String)
+  case registriesConfiguration(String)
+  case authFile(String)
 
   public var description: String {
     switch self {
@@ -22,7 +25,8 @@ public enum DaemonError: Error, Equatable, CustomStringConvertible {
       "conmon not found (\(path.isEmpty ? "not on PATH" : path))"
     case .cannotCreateDirectory(let path, let reason):
       "cannot create directory \(path): \(reason)"
-    case .cannotListen(let reason):
+    case .cannotListen(let reason), .imageStore(let reason), .registriesConfiguration(let reason),
+      .authFile(let reason):
       reason
     }
   }

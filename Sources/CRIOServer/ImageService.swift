@@ -1,30 +1,129 @@
 import CRIAPI
 import CRIOImage
+import CRIORegistry
 import Foundation
 import GRPCCore
+import OCI
 
-/// The CRI `ImageService`. RPCs without an implementation yet live in
-/// `ImageService+Unimplemented.swift`.
+/// The CRI `ImageService`: pull, inspect, list and remove images, and report
+/// the image store's usage.
 public struct ImageService: Runtime_V1_ImageService.SimpleServiceProtocol {
-  let store: ImageStoreLayout
+  let store: ImageStore
+  let puller: ImagePuller
+  /// Fully qualified names of pinned images (the pause image): never garbage-collected by the kubelet.
+  let pinnedNames: Set<String>
 
-  public init(store: ImageStoreLayout) {
-    self.store = store
+  public init(puller: ImagePuller, pinnedImages: [String]) {
+    self.store = puller.store
+    self.puller = puller
+    self.pinnedNames = Set(pinnedImages.compactMap { (try? ImageReference(parsing: $0))?.taggedName })
+  }
+
+  public func pullImage(
+    request: Runtime_V1_PullImageRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_PullImageResponse {
+    let name = request.image.image
+    guard !name.isEmpty else { throw CRIError.invalidArgument("PullImage needs an image name") }
+    let auth = request.auth
+    let credentials: RegistryCredentials?
+    do {
+      credentials = try RegistryCredentials.from(
+        username: auth.username, password: auth.password, auth: auth.auth, identityToken: auth.identityToken,
+        registryToken: auth.registryToken)
+    } catch {
+      throw CRIError.invalidArgument("invalid credentials for \(name): \(error)")
+    }
+    let record = try await puller.pull(name, credentials: credentials)
+    var response = Runtime_V1_PullImageResponse()
+    response.imageRef = record.id
+    return response
+  }
+
+  public func imageStatus(
+    request: Runtime_V1_ImageStatusRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_ImageStatusResponse {
+    var response = Runtime_V1_ImageStatusResponse()
+    guard !request.image.image.isEmpty else { throw CRIError.invalidArgument("ImageStatus needs an image") }
+    guard let record = await store.lookup(request.image.image) else { return response }
+    response.image = criImage(record)
+    if request.verbose {
+      response.info["info"] = await verboseInfo(record)
+    }
+    return response
+  }
+
+  public func listImages(
+    request: Runtime_V1_ListImagesRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_ListImagesResponse {
+    var response = Runtime_V1_ListImagesResponse()
+    let filter = request.filter.image.image
+    if filter.isEmpty {
+      response.images = await store.list().map(criImage)
+    } else if let record = await store.lookup(filter) {
+      response.images = [criImage(record)]
+    }
+    return response
+  }
+
+  public func removeImage(
+    request: Runtime_V1_RemoveImageRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_RemoveImageResponse {
+    let name = request.image.image
+    guard !name.isEmpty else { throw CRIError.invalidArgument("RemoveImage needs an image") }
+    // Removing an image that is not there succeeds: the kubelet retries removals.
+    _ = try await store.remove(name)
+    return Runtime_V1_RemoveImageResponse()
   }
 
   public func imageFsInfo(
     request: Runtime_V1_ImageFsInfoRequest,
     context: ServerContext
   ) async throws -> Runtime_V1_ImageFsInfoResponse {
-    let usage = store.usage()
+    let layout = store.layout
+    let usage = layout.usage()
     var filesystem = Runtime_V1_FilesystemUsage()
     filesystem.timestamp = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
-    filesystem.fsID.mountpoint = store.imagesDir
+    filesystem.fsID.mountpoint = layout.imagesDir
     filesystem.usedBytes.value = usage.bytes
     filesystem.inodesUsed.value = usage.inodes
     var response = Runtime_V1_ImageFsInfoResponse()
     response.imageFilesystems = [filesystem]
     response.containerFilesystems = [filesystem]
     return response
+  }
+
+  private func criImage(_ record: ImageRecord) -> Runtime_V1_Image {
+    var image = Runtime_V1_Image()
+    image.id = record.id
+    image.repoTags = record.repoTags
+    image.repoDigests = record.repoDigests
+    image.size = UInt64(max(0, record.size))
+    let user = record.userID
+    if let uid = user.uid {
+      image.uid.value = uid
+    }
+    image.username = user.username
+    image.spec.image = record.id
+    image.pinned = record.repoTags.contains { pinnedNames.contains($0) }
+    return image
+  }
+
+  /// CRI-O's verbose `info`: the image's names and its config as JSON.
+  private func verboseInfo(_ record: ImageRecord) async -> String {
+    var info: [String: Any] = [
+      "id": record.id, "repoTags": record.repoTags, "repoDigests": record.repoDigests,
+      "layers": record.layers, "manifestDigest": record.manifestDigest,
+    ]
+    if let config = await store.readBlob(record.configDigest),
+       let object = try? JSONSerialization.jsonObject(with: config)
+    {
+      info["imageSpec"] = object
+    }
+    let data = (try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])) ?? Data()
+    return String(decoding: data, as: UTF8.self)
   }
 }

@@ -13,7 +13,10 @@ struct Crioctl: AsyncParsableCommand {
       Verbs and their JSON follow crictl. A verb is added when crio implements the RPC behind it.
       Shell completions: crioctl --generate-completion-script bash|zsh|fish
       """,
-    subcommands: [VersionVerb.self, InfoVerb.self, ImageFsInfoVerb.self, RuntimeConfigVerb.self])
+    subcommands: [
+      VersionVerb.self, InfoVerb.self, RuntimeConfigVerb.self, PullVerb.self, ImagesVerb.self,
+      InspectImageVerb.self, RemoveImageVerb.self, ImageFsInfoVerb.self,
+    ])
 
   @OptionGroup var global: GlobalOptions
 }
@@ -52,9 +55,12 @@ struct GlobalOptions: ParsableArguments {
   }
 
   /// Connects to `endpoint` and runs `body`, turning gRPC failures into one-line errors.
-  func call<R: Sendable>(_ endpoint: CRIEndpoint, _ body: (CRIConnection) async throws -> R) async throws -> R {
+  func call<R: Sendable>(
+    _ endpoint: CRIEndpoint, minimumTimeout: Double = 0, _ body: (CRIConnection) async throws -> R
+  ) async throws -> R {
     do {
-      return try await CRIConnection.with(endpoint, timeout: .milliseconds(Int(timeout * 1000)), body)
+      let seconds = max(timeout, minimumTimeout)
+      return try await CRIConnection.with(endpoint, timeout: .milliseconds(Int(seconds * 1000)), body)
     } catch let error as RPCError {
       FileHandle.standardError.write(Data("crioctl: \(endpoint): \(error.code): \(error.message)\n".utf8))
       throw ExitCode(1)

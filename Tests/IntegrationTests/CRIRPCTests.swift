@@ -138,10 +138,10 @@ import Testing
       #expect(sandbox?.message == "RunPodSandbox is not implemented yet by crio")
 
       let images = await #expect(throws: RPCError.self) {
-        try await connection.image.listImages(Runtime_V1_ListImagesRequest(), options: connection.options)
+        try await connection.runtime.listContainers(Runtime_V1_ListContainersRequest(), options: connection.options)
       }
       #expect(images?.code == .unimplemented)
-      #expect(images?.message.contains("ListImages") == true)
+      #expect(images?.message.contains("ListContainers") == true)
 
       // A server-streaming RPC is mapped the same way.
       let events = await #expect(throws: RPCError.self) {

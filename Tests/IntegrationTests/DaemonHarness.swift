@@ -38,6 +38,7 @@ final class DaemonDirectory: @unchecked Sendable {
   var configDir: String { "\(path)/crio.conf.d" }
   var root: String { "\(path)/root" }
   var cniDir: String { "\(path)/cni" }
+  var registriesConf: String { "\(path)/registries.conf" }
 
   init() throws {
     path = "/tmp/crio-it-\(UUID().uuidString.prefix(13))"
@@ -54,6 +55,7 @@ final class DaemonDirectory: @unchecked Sendable {
     [
       "--config", configFile, "--config-dir", configDir, "--listen", socket, "--root", root,
       "--runroot", "\(path)/run", "--log-dir", "\(path)/logs", "--cni-config-dir", cniDir,
+      "--registries-conf", registriesConf, "--registries-conf-dir", "\(path)/registries.conf.d",
     ]
   }
 

@@ -16,4 +16,34 @@ int crio_unix_path_max(void);
  * client can connect while it is more open. Returns the fd, or -errno. */
 int crio_unix_listen(const char *path, unsigned int mode, int backlog);
 
+/* Extended attributes (Swift's Glibc module lacks <sys/xattr.h>). Each
+ * returns 0 or -errno. */
+
+/* Sets attribute `name` on the file `fd` is open on. */
+int crio_fsetxattr(int fd, const char *name, const void *value, unsigned long size);
+
+/* Sets attribute `name` on the entry `entry` (one path component) of the
+ * directory `dirfd` is open on, without following `entry` if it is a symlink
+ * (through /proc/self/fd, so nothing above `dirfd` is resolved again). */
+int crio_lsetxattrat(int dirfd, const char *entry, const char *name, const void *value,
+                     unsigned long size);
+
+/* Reads attribute `name` of `path` without following a final symlink into
+ * `value` (`size` bytes). Returns its length, or -errno (-ERANGE when `size`
+ * is too small; size 0 asks for the length only). */
+long crio_lgetxattr(const char *path, const char *name, void *value, unsigned long size);
+
+/* Lists the attribute names of `path` (not following a final symlink) into
+ * `list` as NUL-separated names. Returns the length used, or -errno. */
+long crio_llistxattr(const char *path, char *list, unsigned long size);
+
+/* Creates a device node or fifo `entry` in the directory `dirfd` is open on:
+ * mknodat(dirfd, entry, mode, makedev(major, minor)). Returns 0 or -errno. */
+int crio_mknodat(int dirfd, const char *entry, unsigned int mode, unsigned int major,
+                 unsigned int minor);
+
+/* The major and minor numbers of a device number (st_rdev). */
+unsigned int crio_dev_major(unsigned long long dev);
+unsigned int crio_dev_minor(unsigned long long dev);
+
 #endif

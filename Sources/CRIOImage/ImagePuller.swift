@@ -1,0 +1,197 @@
+import CRIORegistry
+import Dispatch
+import Foundation
+import Logging
+import OCI
+
+/// Pulls images into the store: resolves the name through registries.conf,
+/// fetches the manifest (choosing this platform from an index) and the
+/// config, downloads and unpacks the missing layers in parallel, and records
+/// the image only when every layer is in place.
+public final class ImagePuller: Sendable {
+  public let store: ImageStore
+  public let client: RegistryClient
+  let resolver: PullSourceResolver
+  let authFile: AuthFile
+  let unpacker: LayerUnpacker
+  let platform: Platform
+  let logger: Logger
+  /// Layers downloaded at once per pull.
+  let parallelLayers: Int
+  private let pulls = InFlight<ImageRecord>()
+  private let layerFetches = InFlight<Void>()
+
+  public init(
+    store: ImageStore, client: RegistryClient, resolver: PullSourceResolver, authFile: AuthFile = AuthFile(),
+    unpacker: LayerUnpacker = LayerUnpacker(), platform: Platform = HostPlatform.current, logger: Logger,
+    parallelLayers: Int = 3
+  ) {
+    self.store = store
+    self.client = client
+    self.resolver = resolver
+    self.authFile = authFile
+    self.unpacker = unpacker
+    self.platform = platform
+    self.logger = logger
+    self.parallelLayers = parallelLayers
+  }
+
+  /// Pulls `image` (any reference form). Identical concurrent pulls share one download.
+  public func pull(_ image: String, credentials: RegistryCredentials? = nil) async throws -> ImageRecord {
+    let reference: ImageReference
+    do {
+      reference = try ImageReference(parsing: image)
+    } catch {
+      throw ImageStoreError.invalidReference("invalid image reference \"\(image)\": \(error)")
+    }
+    return try await pulls.run(reference.description) {
+      try await self.pullUncoalesced(reference, credentials: credentials)
+    }
+  }
+
+  private func pullUncoalesced(_ reference: ImageReference, credentials: RegistryCredentials?) async throws
+    -> ImageRecord
+  {
+    var failures: [(PullSource, any Error)] = []
+    for name in try resolver.candidates(for: reference) {
+      let resolved = try resolver.resolve(name)
+      for source in resolved.sources {
+        let auth = credentials ?? authFile.credentials(for: source.reference.repository)
+          ?? authFile.credentials(for: name.repository)
+        do {
+          let record = try await pull(name: name, from: source, credentials: auth)
+          logger.info("Pulled image", metadata: ["image": "\(name)", "id": "\(record.id)", "from": "\(source.reference)"])
+          return record
+        } catch let error as RegistryError {
+          logger.info("Pull attempt failed", metadata: ["source": "\(source)", "error": "\(error)"])
+          failures.append((source, error))
+        }
+      }
+    }
+    // Prefer a failure that says more than "not found" when one exists.
+    if let informative = failures.first(where: { if case .notFound = $0.1 as? RegistryError { return false }; return true }) {
+      throw informative.1
+    }
+    throw failures.last?.1 ?? RegistryError.notFound(reference.description)
+  }
+
+  private func pull(name: ImageReference, from source: PullSource, credentials: RegistryCredentials?) async throws
+    -> ImageRecord
+  {
+    let top = try await client.manifest(source, credentials: credentials)
+    var manifest = top
+    if MediaType.indexes.contains(top.mediaType) {
+      let index: ImageIndex
+      do {
+        index = try JSONDecoder().decode(ImageIndex.self, from: top.data)
+      } catch {
+        throw RegistryError.invalidManifest("index of \(source.reference): \(error)")
+      }
+      guard let chosen = HostPlatform.select(from: index, for: platform) else {
+        throw RegistryError.noMatchingPlatform("\(platform.os)/\(platform.architecture)\(platform.variant.map { "/\($0)" } ?? "")")
+      }
+      var platformSource = source
+      platformSource.reference = source.reference.withDigest(chosen.digest)
+      manifest = try await client.manifest(platformSource, credentials: credentials)
+    }
+    guard MediaType.manifests.contains(manifest.mediaType) else {
+      throw RegistryError.unsupportedMediaType(manifest.mediaType)
+    }
+    let imageManifest: ImageManifest
+    do {
+      imageManifest = try JSONDecoder().decode(ImageManifest.self, from: manifest.data)
+    } catch {
+      throw RegistryError.invalidManifest("\(source.reference): \(error)")
+    }
+    let configData = try await client.smallBlob(imageManifest.config, from: source, credentials: credentials)
+    let config: ImageConfiguration
+    do {
+      config = try JSONDecoder().decode(ImageConfiguration.self, from: configData)
+    } catch {
+      throw RegistryError.invalidManifest("image config \(imageManifest.config.digest): \(error)")
+    }
+    let diffIDs = config.rootfs.diffIDs.map(\.description)
+    guard diffIDs.count == imageManifest.layers.count else {
+      throw RegistryError.invalidManifest(
+        "\(imageManifest.layers.count) layers but \(diffIDs.count) diff IDs in the config")
+    }
+    for layer in imageManifest.layers where !Self.layerMediaTypes.contains(layer.mediaType) {
+      throw RegistryError.unsupportedMediaType(layer.mediaType)
+    }
+    let chain = ChainID.chain(diffIDs)
+
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      var next = 0
+      func startNext() {
+        guard next < chain.count else { return }
+        let i = next
+        next += 1
+        group.addTask {
+          try await self.ensureLayer(
+            index: i, chainID: chain[i], diffID: diffIDs[i], blob: imageManifest.layers[i], source: source,
+            credentials: credentials)
+        }
+      }
+      for _ in 0..<min(parallelLayers, chain.count) { startNext() }
+      while try await group.next() != nil { startNext() }
+    }
+
+    var size = Int64(configData.count)
+    for chainID in chain { size += await store.layer(chainID)?.uncompressedSize ?? 0 }
+    let record = ImageRecord(
+      id: imageManifest.config.digest.encoded,
+      repoTags: name.taggedName.map { [$0] } ?? [],
+      repoDigests: ["\(name.repository)@\(top.digest)"],
+      configDigest: imageManifest.config.digest.description,
+      manifestDigest: manifest.digest.description,
+      layers: chain, size: size, user: config.config?.user ?? "",
+      pulledAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000))
+    return try await store.commitImage(record, manifest: manifest.data, config: configData)
+  }
+
+  static let layerMediaTypes: Set<String> = [
+    MediaType.ociLayerTar, MediaType.ociLayerGzip, MediaType.ociLayerZstd, MediaType.dockerLayerGzip,
+  ]
+
+  /// Makes sure the layer with `chainID` is unpacked in the store; concurrent
+  /// pulls needing the same layer share one download.
+  private func ensureLayer(
+    index: Int, chainID: String, diffID: String, blob: Descriptor, source: PullSource,
+    credentials: RegistryCredentials?
+  ) async throws {
+    if await store.hasLayer(chainID) { return }
+    try await layerFetches.run(chainID) {
+      if await self.store.hasLayer(chainID) { return }
+      let staging = "\(self.store.layout.stagingDir)/\(UUID().uuidString)"
+      let blobPath = staging + ".blob"
+      let directory = staging + ".dir"
+      defer { unlink(blobPath) }
+      try await self.client.downloadBlob(blob, from: source, credentials: credentials, to: blobPath)
+      do {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        let unpacker = self.unpacker
+        let unpacked = try await Self.offPool { try unpacker.unpack(blob: blobPath, into: directory) }
+        guard unpacked.diffID == diffID else {
+          throw ImageStoreError.diffIDMismatch(layer: index, expected: diffID, actual: unpacked.diffID)
+        }
+        try await self.store.commitLayer(
+          LayerRecord(chainID: chainID, diffID: diffID, blobDigest: blob.digest.description,
+                      uncompressedSize: unpacked.uncompressedSize),
+          stagedDirectory: directory)
+      } catch {
+        try? FileManager.default.removeItem(atPath: directory)
+        throw error
+      }
+    }
+  }
+
+  /// Runs blocking work (unpacking a layer) on a dispatch thread, not on
+  /// Swift's cooperative pool.
+  static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+      DispatchQueue.global().async {
+        continuation.resume(with: Result { try work() })
+      }
+    }
+  }
+}
