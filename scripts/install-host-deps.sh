@@ -18,6 +18,7 @@ declare -A wanted=(
   [apache2-utils]=/usr/bin/htpasswd
   [busybox-static]=/bin/busybox
   [file]=/usr/bin/file
+  [curl]=/usr/bin/curl
 )
 
 missing=()

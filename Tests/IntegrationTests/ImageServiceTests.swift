@@ -13,16 +13,26 @@ import Testing
 final class ImageFixture: @unchecked Sendable {
   let dir: DaemonDirectory
   let registry: RegistryServer
+  /// A test-run front (token auth, a dying connection) between crio and the registry.
+  let proxy: RegistryProxy?
   var daemon: DaemonProcess!
 
-  init(basicAuth: (String, String)? = nil, authFile: String? = nil, extraConfig: String = "") async throws {
+  init(
+    basicAuth: (String, String)? = nil, authFile: String? = nil, extraConfig: String = "",
+    proxyMode: RegistryProxy.Mode? = nil
+  ) async throws {
     try requireHostTools()
     dir = try DaemonDirectory()
     registry = try await RegistryServer(basicAuth: basicAuth.map { (username: $0.0, password: $0.1) })
+    if let proxyMode {
+      proxy = try await RegistryProxy(backend: registry.host, mode: proxyMode)
+    } else {
+      proxy = nil
+    }
     try """
       [[registry]]
       prefix = "registry.test"
-      location = "\(registry.host)"
+      location = "\(proxy?.host ?? registry.host)"
       insecure = true
       """.write(toFile: dir.registriesConf, atomically: true, encoding: .utf8)
     var config = extraConfig
@@ -33,6 +43,7 @@ final class ImageFixture: @unchecked Sendable {
 
   func stop() async throws {
     #expect(try await daemon.stop() == 0)
+    proxy?.stop()
     registry.stop()
   }
 
@@ -307,5 +318,88 @@ final class ImageFixture: @unchecked Sendable {
     #expect(try await fixture.status("registry.test/test/busybox:1").image.id == image.id)
     try await fixture.stop()
   }
+
+  @Test func bearerTokensFromTheRealmAnonymousAndWithCredentials() async throws {
+    let anonymous = try await ImageFixture(proxyMode: .bearer(username: nil, password: nil))
+    let image = try TestImage.busybox()
+    try await image.push(to: anonymous.registry.host, repository: "test/busybox", tag: "1")
+    try await image.push(to: anonymous.registry.host, repository: "test/busybox", tag: "2")
+    #expect(try await anonymous.pull("registry.test/test/busybox:1") == image.id)
+    let afterFirst = try #require(anonymous.proxy).tokenRequests
+    #expect(afterFirst >= 1)
+    // The token for the repository is reused by the next pull from it.
+    #expect(try await anonymous.pull("registry.test/test/busybox:2") == image.id)
+    #expect(try #require(anonymous.proxy).tokenRequests == afterFirst)
+    try await anonymous.stop()
+
+    let guarded = try await ImageFixture(proxyMode: .bearer(username: "bob", password: "hunter2"))
+    try await image.push(to: guarded.registry.host, repository: "test/busybox", tag: "1")
+    let refused = await #expect(throws: RPCError.self) { try await guarded.pull("registry.test/test/busybox:1") }
+    #expect(refused?.code == .permissionDenied, "\(String(describing: refused))")
+    var auth = Runtime_V1_AuthConfig()
+    auth.username = "bob"
+    auth.password = "hunter2"
+    #expect(try await guarded.pull("registry.test/test/busybox:1", auth: auth) == image.id)
+    #expect(!guarded.daemon.log.contains("hunter2"))
+    try await guarded.remove(image.id)
+
+    // A registry token is sent as is: crio asks the token service nothing.
+    let token = try await fetchToken(from: try #require(guarded.proxy), username: "bob", password: "hunter2")
+    let before = try #require(guarded.proxy).tokenRequests
+    var tokenAuth = Runtime_V1_AuthConfig()
+    tokenAuth.registryToken = token
+    #expect(try await guarded.pull("registry.test/test/busybox:1", auth: tokenAuth) == image.id)
+    #expect(try #require(guarded.proxy).tokenRequests == before)
+    try await guarded.stop()
+  }
+
+  @Test func aRegistryThatDiesMidPullLeavesNothingAndTheNextPullWorks() async throws {
+    let fixture = try await ImageFixture(proxyMode: .cutBlobs(afterBytes: 4096))
+    let image = try TestImage.busybox()
+    try await image.push(to: fixture.registry.host, repository: "test/busybox", tag: "1")
+    let error = await #expect(throws: RPCError.self) { try await fixture.pull("registry.test/test/busybox:1") }
+    #expect(error?.code == .unavailable, "\(String(describing: error))")
+    #expect(try await fixture.list().isEmpty)
+    #expect(fixture.layerDirectories.isEmpty)
+    #expect(fixture.stagingLeftovers.isEmpty)
+    #expect(try await fixture.status("registry.test/test/busybox:1").hasImage == false)
+
+    try #require(fixture.proxy).setMode(.passThrough)
+    #expect(try await fixture.pull("registry.test/test/busybox:1") == image.id)
+    #expect(fixture.layerDirectories.count == 1)
+    try await fixture.stop()
+  }
+
+  @Test func aMirrorThatLacksTheImageFallsBackToTheLocation() async throws {
+    let fixture = try await ImageFixture()
+    let mirror = try await RegistryServer()
+    defer { mirror.stop() }
+    let image = try TestImage.busybox()
+    try await image.push(to: fixture.registry.host, repository: "test/busybox", tag: "1")
+    let mirrored = try TestImage.busybox(label: "from-mirror")
+    try await mirrored.push(to: mirror.host, repository: "test/busybox", tag: "2")
+    try """
+      [[registry]]
+      prefix = "registry.test"
+      location = "\(fixture.registry.host)"
+      insecure = true
+      [[registry.mirror]]
+      location = "\(mirror.host)"
+      insecure = true
+      """.write(toFile: fixture.dir.registriesConf, atomically: true, encoding: .utf8)
+    #expect(try await fixture.daemon.stop() == 0)
+    fixture.daemon = try await DaemonProcess.started(in: fixture.dir)
+    // Tag 1 exists only at the location; tag 2 only on the mirror, which is tried first.
+    #expect(try await fixture.pull("registry.test/test/busybox:1") == image.id)
+    #expect(try await fixture.pull("registry.test/test/busybox:2") == mirrored.id)
+    try await fixture.stop()
+  }
 }
 
+/// Asks a test token service for a token, as a client outside crio would.
+func fetchToken(from proxy: RegistryProxy, username: String, password: String) async throws -> String {
+  let basic = Data("\(username):\(password)".utf8).base64EncodedString()
+  let result = try run("/usr/bin/curl", ["-sf", "-H", "Authorization: Basic \(basic)", "http://\(proxy.host)/token?service=crio-test"])
+  let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+  return try #require(object?["token"] as? String)
+}
