@@ -67,6 +67,8 @@ public struct CRIOConfiguration: Sendable, Equatable {
     public var pauseCommand = "/pause"
     public var signaturePolicy = ""
     public var globalAuthFile = ""
+    /// Images the kubelet's image garbage collector must keep: exact names, or a prefix ending in `*`.
+    public var pinnedImages: [String] = []
     /// Not a crio.conf key: set by `--registries-conf`, as in CRI-O.
     public var registriesConf = "/etc/containers/registries.conf"
     /// Not a crio.conf key: set by `--registries-conf-dir`, as in CRI-O.

@@ -56,6 +56,7 @@ public enum ConfigSchema {
     string("crio.image", "pause_command", \.image.pauseCommand, honoured: false),
     string("crio.image", "signature_policy", \.image.signaturePolicy, honoured: false),
     string("crio.image", "global_auth_file", \.image.globalAuthFile, honoured: true),
+    strings("crio.image", "pinned_images", \.image.pinnedImages, honoured: true),
 
     string("crio.network", "network_dir", \.network.networkDir, honoured: true),
     strings("crio.network", "plugin_dirs", \.network.pluginDirs, honoured: false),

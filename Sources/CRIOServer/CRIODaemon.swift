@@ -66,7 +66,7 @@ public struct CRIODaemon: Sendable {
       transport: transport,
       services: [
         RuntimeService(config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config)),
-        ImageService(puller: puller, pinnedImages: [config.image.pauseImage]),
+        ImageService(puller: puller, pinned: PinnedImages([config.image.pauseImage] + config.image.pinnedImages)),
       ],
       interceptors: [CRIErrorInterceptor(logger: logger)])
 

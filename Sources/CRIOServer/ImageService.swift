@@ -10,13 +10,13 @@ import OCI
 public struct ImageService: Runtime_V1_ImageService.SimpleServiceProtocol {
   let store: ImageStore
   let puller: ImagePuller
-  /// Fully qualified names of pinned images (the pause image): never garbage-collected by the kubelet.
-  let pinnedNames: Set<String>
+  /// Images the kubelet must never garbage-collect (the pause image, `pinned_images`).
+  let pinned: PinnedImages
 
-  public init(puller: ImagePuller, pinnedImages: [String]) {
+  public init(puller: ImagePuller, pinned: PinnedImages) {
     self.store = puller.store
     self.puller = puller
-    self.pinnedNames = Set(pinnedImages.compactMap { (try? ImageReference(parsing: $0))?.taggedName })
+    self.pinned = pinned
   }
 
   public func pullImage(
@@ -108,7 +108,7 @@ public struct ImageService: Runtime_V1_ImageService.SimpleServiceProtocol {
     }
     image.username = user.username
     image.spec.image = record.id
-    image.pinned = record.repoTags.contains { pinnedNames.contains($0) }
+    image.pinned = pinned.matches(record.repoTags)
     return image
   }
 

@@ -394,6 +394,27 @@ final class ImageFixture: @unchecked Sendable {
     #expect(try await fixture.pull("registry.test/test/busybox:2") == mirrored.id)
     try await fixture.stop()
   }
+
+  @Test func thePauseImageAndPinnedImagesArePinned() async throws {
+    let fixture = try await ImageFixture(extraConfig: """
+      [crio.image]
+      pause_image = "registry.test/test/pause:3.10"
+      pinned_images = ["registry.test/test/keep*"]
+      """)
+    let image = try TestImage.busybox()
+    for repository in ["test/pause", "test/keep-me", "test/free"] {
+      try await image.push(to: fixture.registry.host, repository: repository, tag: "3.10")
+    }
+    _ = try await fixture.pull("registry.test/test/free:3.10")
+    #expect(try await fixture.status(image.id).image.pinned == false)
+    _ = try await fixture.pull("registry.test/test/keep-me:3.10")
+    #expect(try await fixture.status(image.id).image.pinned == true)
+    try await fixture.remove("registry.test/test/keep-me:3.10")
+    #expect(try await fixture.status(image.id).image.pinned == false)
+    _ = try await fixture.pull("registry.test/test/pause:3.10")
+    #expect(try await fixture.status(image.id).image.pinned == true)
+    try await fixture.stop()
+  }
 }
 
 /// Asks a test token service for a token, as a client outside crio would.
