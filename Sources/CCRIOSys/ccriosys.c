@@ -2,6 +2,12 @@
 #include "ccriosys.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -102,4 +108,134 @@ unsigned int crio_dev_major(unsigned long long dev) {
 
 unsigned int crio_dev_minor(unsigned long long dev) {
     return minor((dev_t)dev);
+}
+
+/* Writes `value` to /proc/sys/<key with dots as slashes>. Async-signal-safe. */
+static int write_sysctl(const char *key, const char *value) {
+    char path[512];
+    size_t prefix = sizeof("/proc/sys/") - 1;
+    size_t len = strlen(key);
+    if (prefix + len + 1 > sizeof(path)) {
+        return -ENAMETOOLONG;
+    }
+    memcpy(path, "/proc/sys/", prefix);
+    for (size_t i = 0; i < len; i++) {
+        path[prefix + i] = key[i] == '.' ? '/' : key[i];
+    }
+    path[prefix + len] = '\0';
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    size_t vlen = strlen(value);
+    ssize_t n = write(fd, value, vlen);
+    int err = n < 0 ? -errno : ((size_t)n == vlen ? 0 : -EIO);
+    close(fd);
+    return err;
+}
+
+int crio_pin_namespaces(int flags, const char *net_path, const char *ipc_path, const char *uts_path,
+                        const char *hostname, const char *const *sysctl_keys,
+                        const char *const *sysctl_values, int sysctl_count, char *error,
+                        unsigned long error_size) {
+    /* The child reports failure as (step << 16) | errno through a pipe. */
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        snprintf(error, error_size, "pipe: %s", strerror(errno));
+        return -errno;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        close(fds[0]);
+        close(fds[1]);
+        snprintf(error, error_size, "fork: %s", strerror(err));
+        return -err;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        int report = 0;
+        int unshare_flags = ((flags & CRIO_PIN_NET) ? CLONE_NEWNET : 0) |
+                            ((flags & CRIO_PIN_IPC) ? CLONE_NEWIPC : 0) |
+                            ((flags & CRIO_PIN_UTS) ? CLONE_NEWUTS : 0);
+        if (unshare(unshare_flags) < 0) {
+            report = (1 << 16) | errno;
+        } else if ((flags & CRIO_PIN_UTS) && hostname != NULL && hostname[0] != '\0' &&
+                   sethostname(hostname, strlen(hostname)) < 0) {
+            report = (2 << 16) | errno;
+        } else {
+            for (int i = 0; i < sysctl_count && report == 0; i++) {
+                int rc = write_sysctl(sysctl_keys[i], sysctl_values[i]);
+                if (rc < 0) {
+                    report = ((16 + i) << 16) | -rc;
+                }
+            }
+            if (report == 0 && (flags & CRIO_PIN_NET) && mount("/proc/self/ns/net", net_path, NULL, MS_BIND, NULL) < 0) {
+                report = (3 << 16) | errno;
+            }
+            if (report == 0 && (flags & CRIO_PIN_IPC) && mount("/proc/self/ns/ipc", ipc_path, NULL, MS_BIND, NULL) < 0) {
+                report = (4 << 16) | errno;
+            }
+            if (report == 0 && (flags & CRIO_PIN_UTS) && mount("/proc/self/ns/uts", uts_path, NULL, MS_BIND, NULL) < 0) {
+                report = (5 << 16) | errno;
+            }
+        }
+        if (report != 0) {
+            ssize_t ignored = write(fds[1], &report, sizeof(report));
+            (void)ignored;
+        }
+        _exit(report == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    int report = 0;
+    ssize_t n;
+    do {
+        n = read(fds[0], &report, sizeof(report));
+    } while (n < 0 && errno == EINTR);
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (n == (ssize_t)sizeof(report) && report != 0) {
+        int step = report >> 16;
+        int err = report & 0xffff;
+        const char *what = step == 1 ? "unshare" : step == 2 ? "sethostname" : step == 3 ? "pin network namespace"
+                         : step == 4 ? "pin IPC namespace" : step == 5 ? "pin UTS namespace" : "set sysctl";
+        if (step >= 16) {
+            snprintf(error, error_size, "%s %s: %s", what, sysctl_keys[step - 16], strerror(err));
+        } else {
+            snprintf(error, error_size, "%s: %s", what, strerror(err));
+        }
+        /* A later step failed after earlier pins were mounted: undo them. */
+        if (flags & CRIO_PIN_NET) umount2(net_path, MNT_DETACH);
+        if (flags & CRIO_PIN_IPC) umount2(ipc_path, MNT_DETACH);
+        if (flags & CRIO_PIN_UTS) umount2(uts_path, MNT_DETACH);
+        return -err;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(error, error_size, "namespace helper died");
+        return -ECHILD;
+    }
+    return 0;
+}
+
+int crio_mount_tmpfs(const char *path, unsigned long long size_bytes, unsigned int mode) {
+    char options[64];
+    snprintf(options, sizeof(options), "mode=%o,size=%llu", mode, size_bytes);
+    if (mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) < 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+int crio_unmount(const char *path) {
+    return umount2(path, MNT_DETACH) < 0 ? -errno : 0;
+}
+
+long long crio_fs_type(const char *path) {
+    struct statfs st;
+    if (statfs(path, &st) < 0) {
+        return -errno;
+    }
+    return (long long)st.f_type;
 }

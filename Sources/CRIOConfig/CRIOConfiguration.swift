@@ -41,6 +41,8 @@ public struct CRIOConfiguration: Sendable, Equatable {
     public var logSizeMax = -1
     public var logLevel = "info"
     public var dropInfraCtr = true
+    /// Where pod namespaces are pinned: `<dir>/netns`, `<dir>/ipcns`, `<dir>/utsns`.
+    public var namespacesDir = "/var/run"
     /// `[crio.runtime.runtimes.NAME]`, keyed by handler name.
     public var runtimes: [String: RuntimeHandler] = ["runc": RuntimeHandler()]
   }

@@ -32,7 +32,7 @@ public enum ConfigSchema {
 
   public static let options: [ConfigOption] = [
     string("crio", "root", \.root, honoured: true),
-    string("crio", "runroot", \.runroot, honoured: false),
+    string("crio", "runroot", \.runroot, honoured: true),
     string("crio", "log_dir", \.logDir, honoured: false),
 
     string("crio.api", "listen", \.api.listen, honoured: true),
@@ -46,11 +46,12 @@ public enum ConfigSchema {
     string("crio.runtime", "conmon", \.runtime.conmon, honoured: true),
     string("crio.runtime", "conmon_cgroup", \.runtime.conmonCgroup, honoured: false),
     strings("crio.runtime", "default_capabilities", \.runtime.defaultCapabilities, honoured: false),
-    strings("crio.runtime", "default_sysctls", \.runtime.defaultSysctls, honoured: false),
+    strings("crio.runtime", "default_sysctls", \.runtime.defaultSysctls, honoured: true),
     integer("crio.runtime", "pids_limit", \.runtime.pidsLimit, honoured: false),
     integer("crio.runtime", "log_size_max", \.runtime.logSizeMax, honoured: false),
     string("crio.runtime", "log_level", \.runtime.logLevel, honoured: true),
     boolean("crio.runtime", "drop_infra_ctr", \.runtime.dropInfraCtr, honoured: false),
+    string("crio.runtime", "namespaces_dir", \.runtime.namespacesDir, honoured: true),
 
     string("crio.image", "pause_image", \.image.pauseImage, honoured: false),
     string("crio.image", "pause_command", \.image.pauseCommand, honoured: false),

@@ -1,6 +1,7 @@
 import CRIOConfig
 import CRIOImage
 import CRIORegistry
+import CRIORuntime
 import CRIOSystem
 import GRPCCore
 import Logging
@@ -44,6 +45,15 @@ public enum CRIErrorMapping {
         case .unreachable, .httpStatus: .unavailable
         }
       return RPCError(code: code, message: "pulling image failed: \(error.description)")
+    case let error as SandboxError:
+      let code: RPCError.Code =
+        switch error {
+        case .invalid, .ambiguous: .invalidArgument
+        case .nameInUse: .alreadyExists
+        case .notFound: .notFound
+        case .setupFailed: .internalError
+        }
+      return RPCError(code: code, message: error.description)
     case let error as ResolveError:
       return RPCError(code: .failedPrecondition, message: error.description)
     case let error as LayerError:

@@ -42,7 +42,14 @@ public struct CRIODaemon: Sendable {
     try createDirectories(store: layout, socketPath: socketPath)
     let puller = try await makeImagePuller(layout: layout)
     do {
-      try await serve(socketPath: socketPath, runtimeHealth: runtimeHealth, puller: puller, signals: signals)
+      let sandboxes: SandboxManager
+      do {
+        sandboxes = try await SandboxManager(config: config, logger: logger)
+      } catch {
+        throw DaemonError.cannotCreateDirectory(path: config.runroot, reason: "\(error)")
+      }
+      try await serve(
+        socketPath: socketPath, runtimeHealth: runtimeHealth, sandboxes: sandboxes, puller: puller, signals: signals)
     } catch {
       try? await puller.client.shutdown()
       throw error
@@ -53,7 +60,8 @@ public struct CRIODaemon: Sendable {
 
   /// Listens on the socket and serves the CRI until a shutdown signal.
   private func serve(
-    socketPath: String, runtimeHealth: RuntimeHealth, puller: ImagePuller, signals: ShutdownSignals
+    socketPath: String, runtimeHealth: RuntimeHealth, sandboxes: SandboxManager, puller: ImagePuller,
+    signals: ShutdownSignals
   ) async throws {
     let listener = try listen(on: socketPath)
     defer { unlink(socketPath) }
@@ -65,7 +73,9 @@ public struct CRIODaemon: Sendable {
     let server = GRPCServer(
       transport: transport,
       services: [
-        RuntimeService(config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config)),
+        RuntimeService(
+          config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
+          sandboxes: sandboxes),
         ImageService(puller: puller, pinned: PinnedImages([config.image.pauseImage] + config.image.pinnedImages)),
       ],
       interceptors: [CRIErrorInterceptor(logger: logger)])

@@ -4,41 +4,6 @@ import GRPCCore
 // RPCs that have no real implementation yet. Each answers UNIMPLEMENTED
 // naming itself; an RPC moves out of this file when it lands.
 extension RuntimeService {
-  public func runPodSandbox(
-    request: Runtime_V1_RunPodSandboxRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_RunPodSandboxResponse {
-    throw CRIError.unimplemented(rpc: "RunPodSandbox")
-  }
-
-  public func stopPodSandbox(
-    request: Runtime_V1_StopPodSandboxRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_StopPodSandboxResponse {
-    throw CRIError.unimplemented(rpc: "StopPodSandbox")
-  }
-
-  public func removePodSandbox(
-    request: Runtime_V1_RemovePodSandboxRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_RemovePodSandboxResponse {
-    throw CRIError.unimplemented(rpc: "RemovePodSandbox")
-  }
-
-  public func podSandboxStatus(
-    request: Runtime_V1_PodSandboxStatusRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_PodSandboxStatusResponse {
-    throw CRIError.unimplemented(rpc: "PodSandboxStatus")
-  }
-
-  public func listPodSandbox(
-    request: Runtime_V1_ListPodSandboxRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ListPodSandboxResponse {
-    throw CRIError.unimplemented(rpc: "ListPodSandbox")
-  }
-
   public func streamPodSandboxes(
     request: Runtime_V1_StreamPodSandboxesRequest,
     response: GRPCCore.RPCWriter<Runtime_V1_StreamPodSandboxesResponse>,

@@ -10,11 +10,15 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
   let config: CRIOConfiguration
   let runtimeHealth: RuntimeHealth
   let networkHealth: NetworkHealth
+  let sandboxes: SandboxManager
 
-  public init(config: CRIOConfiguration, runtimeHealth: RuntimeHealth, networkHealth: NetworkHealth) {
+  public init(
+    config: CRIOConfiguration, runtimeHealth: RuntimeHealth, networkHealth: NetworkHealth, sandboxes: SandboxManager
+  ) {
     self.config = config
     self.runtimeHealth = runtimeHealth
     self.networkHealth = networkHealth
+    self.sandboxes = sandboxes
   }
 
   public func version(

@@ -28,6 +28,8 @@ struct DaemonOptions: ParsableArguments {
   var defaultSysctls: String?
   @Option(name: .customLong("pids-limit"), help: "[crio.runtime] pids_limit") var pidsLimit: Int?
   @Option(name: .customLong("log-size-max"), help: "[crio.runtime] log_size_max") var logSizeMax: Int?
+  @Option(name: .customLong("namespaces-dir"), help: "Where pod namespaces are pinned. [crio.runtime] namespaces_dir")
+  var namespacesDir: String?
   @Flag(name: .customLong("drop-infra-ctr"), inversion: .prefixedNo, help: "[crio.runtime] drop_infra_ctr")
   var dropInfraCtr: Bool?
   @Option(name: .customLong("pause-image"), help: "[crio.image] pause_image") var pauseImage: String?
@@ -77,6 +79,7 @@ struct DaemonOptions: ParsableArguments {
     add("crio.runtime.pids_limit", pidsLimit)
     add("crio.runtime.log_size_max", logSizeMax)
     add("crio.runtime.drop_infra_ctr", dropInfraCtr)
+    add("crio.runtime.namespaces_dir", namespacesDir)
     add("crio.image.pause_image", pauseImage)
     add("crio.image.pause_command", pauseCommand)
     add("crio.image.signature_policy", signaturePolicy)

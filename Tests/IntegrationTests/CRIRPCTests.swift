@@ -131,11 +131,11 @@ import Testing
     let dir = try DaemonDirectory()
     let daemon = try await DaemonProcess.started(in: dir)
     try await CRIConnection.with(dir.endpoint) { connection in
-      let sandbox = await #expect(throws: RPCError.self) {
-        try await connection.runtime.runPodSandbox(Runtime_V1_RunPodSandboxRequest(), options: connection.options)
+      let container = await #expect(throws: RPCError.self) {
+        try await connection.runtime.createContainer(Runtime_V1_CreateContainerRequest(), options: connection.options)
       }
-      #expect(sandbox?.code == .unimplemented)
-      #expect(sandbox?.message == "RunPodSandbox is not implemented yet by crio")
+      #expect(container?.code == .unimplemented)
+      #expect(container?.message == "CreateContainer is not implemented yet by crio")
 
       let images = await #expect(throws: RPCError.self) {
         try await connection.runtime.listContainers(Runtime_V1_ListContainersRequest(), options: connection.options)

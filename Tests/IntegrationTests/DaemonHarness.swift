@@ -39,6 +39,7 @@ final class DaemonDirectory: @unchecked Sendable {
   var root: String { "\(path)/root" }
   var cniDir: String { "\(path)/cni" }
   var registriesConf: String { "\(path)/registries.conf" }
+  var namespacesDir: String { "\(path)/ns" }
 
   init() throws {
     path = "/tmp/crio-it-\(UUID().uuidString.prefix(13))"
@@ -56,6 +57,7 @@ final class DaemonDirectory: @unchecked Sendable {
       "--config", configFile, "--config-dir", configDir, "--listen", socket, "--root", root,
       "--runroot", "\(path)/run", "--log-dir", "\(path)/logs", "--cni-config-dir", cniDir,
       "--registries-conf", registriesConf, "--registries-conf-dir", "\(path)/registries.conf.d",
+      "--namespaces-dir", namespacesDir,
     ]
   }
 

@@ -46,4 +46,34 @@ int crio_mknodat(int dirfd, const char *entry, unsigned int mode, unsigned int m
 unsigned int crio_dev_major(unsigned long long dev);
 unsigned int crio_dev_minor(unsigned long long dev);
 
+/* Namespaces to pin, for crio_pin_namespaces. */
+#define CRIO_PIN_NET 1
+#define CRIO_PIN_IPC 2
+#define CRIO_PIN_UTS 4
+
+/* Creates new network, IPC and/or UTS namespaces (as `flags` says) in a
+ * forked child and bind-mounts each onto its path (an existing empty file),
+ * so the namespaces live on without any process. In the new UTS namespace
+ * the host name is set to `hostname`; each of the `sysctl_count` pairs in
+ * `sysctl_keys`/`sysctl_values` ("net.ipv4.ip_forward", "1") is written to
+ * /proc/sys inside the new namespaces. The child makes only raw system calls,
+ * so this is safe from a multi-threaded process. Returns 0, or a negative
+ * errno from the step that failed (then nothing is left mounted), with a
+ * description of the step in `error` (size `error_size`). */
+int crio_pin_namespaces(int flags, const char *net_path, const char *ipc_path, const char *uts_path,
+                        const char *hostname, const char *const *sysctl_keys,
+                        const char *const *sysctl_values, int sysctl_count, char *error,
+                        unsigned long error_size);
+
+/* Mounts a tmpfs of `size_bytes` with `mode` at `path` (nosuid, nodev, noexec).
+ * Returns 0 or -errno. */
+int crio_mount_tmpfs(const char *path, unsigned long long size_bytes, unsigned int mode);
+
+/* Detaches whatever is mounted at `path` (MNT_DETACH). Returns 0 or -errno
+ * (-EINVAL when nothing is mounted there). */
+int crio_unmount(const char *path);
+
+/* The filesystem type (statfs f_type) of `path`, or -errno. */
+long long crio_fs_type(const char *path);
+
 #endif

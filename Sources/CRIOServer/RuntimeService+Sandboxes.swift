@@ -1,0 +1,137 @@
+import CRIAPI
+import CRIORuntime
+import Foundation
+import GRPCCore
+
+/// Pod sandbox RPCs.
+extension RuntimeService {
+  public func runPodSandbox(
+    request: Runtime_V1_RunPodSandboxRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_RunPodSandboxResponse {
+    let record = try await sandboxes.run(Self.spec(from: request.config, handler: request.runtimeHandler))
+    var response = Runtime_V1_RunPodSandboxResponse()
+    response.podSandboxID = record.id
+    return response
+  }
+
+  public func stopPodSandbox(
+    request: Runtime_V1_StopPodSandboxRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_StopPodSandboxResponse {
+    guard !request.podSandboxID.isEmpty else { throw CRIError.invalidArgument("StopPodSandbox needs a pod_sandbox_id") }
+    try await sandboxes.stop(request.podSandboxID)
+    return Runtime_V1_StopPodSandboxResponse()
+  }
+
+  public func removePodSandbox(
+    request: Runtime_V1_RemovePodSandboxRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_RemovePodSandboxResponse {
+    guard !request.podSandboxID.isEmpty else { throw CRIError.invalidArgument("RemovePodSandbox needs a pod_sandbox_id") }
+    try await sandboxes.remove(request.podSandboxID)
+    return Runtime_V1_RemovePodSandboxResponse()
+  }
+
+  public func podSandboxStatus(
+    request: Runtime_V1_PodSandboxStatusRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_PodSandboxStatusResponse {
+    guard let record = try await sandboxes.find(request.podSandboxID), !request.podSandboxID.isEmpty else {
+      throw CRIError.notFound("pod sandbox \(request.podSandboxID) not found")
+    }
+    var status = Runtime_V1_PodSandboxStatus()
+    status.id = record.id
+    status.metadata = Self.metadata(record.spec)
+    status.state = record.state == .ready ? .sandboxReady : .sandboxNotready
+    status.createdAt = record.createdAt
+    status.network = Runtime_V1_PodSandboxNetworkStatus()
+    status.linux.namespaces.options.network = Self.criMode(record.spec.networkMode)
+    status.linux.namespaces.options.pid = Self.criMode(record.spec.pidMode)
+    status.linux.namespaces.options.ipc = Self.criMode(record.spec.ipcMode)
+    status.labels = record.spec.labels
+    status.annotations = record.spec.annotations
+    status.runtimeHandler = record.spec.runtimeHandler
+    var response = Runtime_V1_PodSandboxStatusResponse()
+    response.status = status
+    if request.verbose {
+      let info: [String: Any] = [
+        "hostname": record.hostname, "runDirectory": record.runDirectory,
+        "namespaces": ["network": record.pins.network ?? "host", "ipc": record.pins.ipc ?? "host",
+                       "uts": record.pins.uts ?? "host"],
+        "shm": record.shmPath ?? "/dev/shm", "cgroupParent": record.spec.cgroupParent,
+      ]
+      let data = (try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])) ?? Data()
+      response.info["info"] = String(decoding: data, as: UTF8.self)
+    }
+    return response
+  }
+
+  public func listPodSandbox(
+    request: Runtime_V1_ListPodSandboxRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_ListPodSandboxResponse {
+    let filter = request.hasFilter ? request.filter : nil
+    var response = Runtime_V1_ListPodSandboxResponse()
+    for record in await sandboxes.list() {
+      if let filter {
+        if !filter.id.isEmpty && !record.id.hasPrefix(filter.id) { continue }
+        if filter.hasState && (filter.state.state == .sandboxReady) != (record.state == .ready) { continue }
+        if !filter.labelSelector.allSatisfy({ record.spec.labels[$0.key] == $0.value }) { continue }
+      }
+      var item = Runtime_V1_PodSandbox()
+      item.id = record.id
+      item.metadata = Self.metadata(record.spec)
+      item.state = record.state == .ready ? .sandboxReady : .sandboxNotready
+      item.createdAt = record.createdAt
+      item.labels = record.spec.labels
+      item.annotations = record.spec.annotations
+      item.runtimeHandler = record.spec.runtimeHandler
+      response.items.append(item)
+    }
+    return response
+  }
+
+  static func spec(from config: Runtime_V1_PodSandboxConfig, handler: String) -> SandboxSpec {
+    let options = config.linux.securityContext.namespaceOptions
+    var dns: SandboxSpec.DNS?
+    if config.hasDnsConfig {
+      dns = SandboxSpec.DNS(
+        servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options)
+    }
+    return SandboxSpec(
+      name: config.metadata.name, namespace: config.metadata.namespace, uid: config.metadata.uid,
+      attempt: config.metadata.attempt, hostname: config.hostname, logDirectory: config.logDirectory, dns: dns,
+      labels: config.labels, annotations: config.annotations, runtimeHandler: handler,
+      networkMode: mode(options.network), pidMode: mode(options.pid), ipcMode: mode(options.ipc),
+      sysctls: config.linux.sysctls, cgroupParent: config.linux.cgroupParent)
+  }
+
+  static func mode(_ mode: Runtime_V1_NamespaceMode) -> SandboxSpec.NamespaceMode {
+    switch mode {
+    case .pod: .pod
+    case .container: .container
+    case .node: .node
+    case .target: .target
+    case .UNRECOGNIZED: .pod
+    }
+  }
+
+  static func criMode(_ mode: SandboxSpec.NamespaceMode) -> Runtime_V1_NamespaceMode {
+    switch mode {
+    case .pod: .pod
+    case .container: .container
+    case .node: .node
+    case .target: .target
+    }
+  }
+
+  static func metadata(_ spec: SandboxSpec) -> Runtime_V1_PodSandboxMetadata {
+    var metadata = Runtime_V1_PodSandboxMetadata()
+    metadata.name = spec.name
+    metadata.namespace = spec.namespace
+    metadata.uid = spec.uid
+    metadata.attempt = spec.attempt
+    return metadata
+  }
+}
