@@ -74,9 +74,17 @@ let package = Package(
       swiftSettings: strict
     ),
     // OCI runtimes and conmon.
-    .target(name: "CRIORuntime", dependencies: ["OCI", "CRIOConfig", "CRIOSystem"], swiftSettings: strict),
+    .target(
+      name: "CRIORuntime",
+      dependencies: ["OCI", "CRIOConfig", "CRIOSystem", "CRIONetwork", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: strict
+    ),
     // CNI configuration and plugins.
-    .target(name: "CRIONetwork", dependencies: ["CRIOConfig", "CRIOSystem"], swiftSettings: strict),
+    .target(
+      name: "CRIONetwork",
+      dependencies: ["CRIOConfig", "CRIOSystem", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: strict
+    ),
     // The CRI services and the daemon's gRPC server.
     .target(
       name: "CRIOServer",

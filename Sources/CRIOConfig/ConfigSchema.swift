@@ -60,7 +60,7 @@ public enum ConfigSchema {
     strings("crio.image", "pinned_images", \.image.pinnedImages, honoured: true),
 
     string("crio.network", "network_dir", \.network.networkDir, honoured: true),
-    strings("crio.network", "plugin_dirs", \.network.pluginDirs, honoured: false),
+    strings("crio.network", "plugin_dirs", \.network.pluginDirs, honoured: true),
     string("crio.network", "cni_default_network", \.network.cniDefaultNetwork, honoured: true),
 
     boolean("crio.metrics", "enable_metrics", \.metrics.enableMetrics, honoured: false),

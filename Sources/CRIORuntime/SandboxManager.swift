@@ -1,4 +1,5 @@
 import CRIOConfig
+import CRIONetwork
 import CRIOSystem
 import Foundation
 import Glibc
@@ -17,6 +18,7 @@ public actor SandboxManager {
   let recordsDirectory: String
   let runDirectory: String
   let namespacesDirectory: String
+  let networks: PodNetworks
   private var sandboxes: [String: SandboxRecord] = [:]
   /// Reserved names, to their sandbox ID.
   private var names: [String: String] = [:]
@@ -29,9 +31,10 @@ public actor SandboxManager {
     recordsDirectory = "\(config.root)/crio/sandboxes"
     runDirectory = "\(config.runroot)/crio/sandboxes"
     namespacesDirectory = config.runtime.namespacesDir
+    networks = PodNetworks(config: config, cacheDirectory: "\(config.root)/crio/cni-cache", logger: logger)
     try FileManager.default.createDirectory(atPath: recordsDirectory, withIntermediateDirectories: true)
     try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-    try recover()
+    await recover()
   }
 
   // MARK: queries
@@ -51,22 +54,22 @@ public actor SandboxManager {
 
   // MARK: life cycle
 
-  public func run(_ spec: SandboxSpec) throws -> SandboxRecord {
+  public func run(_ spec: SandboxSpec) async throws -> SandboxRecord {
     try validate(spec)
     if let existing = names[spec.reservedName] {
       throw SandboxError.nameInUse(name: spec.reservedName, id: existing)
     }
     let id = Self.newID()
     names[spec.reservedName] = id
-    var cleanup: [() -> Void] = []
+    var cleanup: [@Sendable () async -> Void] = []
     do {
-      let record = try create(id: id, spec: spec, cleanup: &cleanup)
+      let record = try await create(id: id, spec: spec, cleanup: &cleanup)
       sandboxes[id] = record
       try save(record)
       logger.info("Ran pod sandbox", metadata: ["id": "\(id)", "name": "\(spec.reservedName)"])
       return record
     } catch {
-      for undo in cleanup.reversed() { undo() }
+      for undo in cleanup.reversed() { await undo() }
       sandboxes[id] = nil
       names[spec.reservedName] = nil
       unlink(recordPath(id))
@@ -77,8 +80,10 @@ public actor SandboxManager {
 
   /// Stops the sandbox: releases its namespaces and shm. Unknown IDs and
   /// repeated calls succeed (the kubelet retries).
-  public func stop(_ idOrPrefix: String) throws {
+  public func stop(_ idOrPrefix: String) async throws {
     guard var record = try find(idOrPrefix) else { return }
+    // The network goes first: its plugins need the namespace to still exist.
+    try await networks.detach(containerID: record.id)
     release(record)
     if record.state != .notReady {
       record.state = .notReady
@@ -89,8 +94,9 @@ public actor SandboxManager {
   }
 
   /// Removes the sandbox and everything it owns. Unknown IDs succeed.
-  public func remove(_ idOrPrefix: String) throws {
+  public func remove(_ idOrPrefix: String) async throws {
     guard let record = try find(idOrPrefix) else { return }
+    try await networks.detach(containerID: record.id)
     release(record)
     try? FileManager.default.removeItem(atPath: record.runDirectory)
     unlink(recordPath(record.id))
@@ -101,7 +107,9 @@ public actor SandboxManager {
 
   // MARK: creation steps
 
-  private func create(id: String, spec: SandboxSpec, cleanup: inout [() -> Void]) throws -> SandboxRecord {
+  private func create(
+    id: String, spec: SandboxSpec, cleanup: inout [@Sendable () async -> Void]
+  ) async throws -> SandboxRecord {
     let hostNetwork = spec.networkMode == .node
     let hostname = spec.hostname.isEmpty ? Self.hostHostname() : spec.hostname
     let runDir = "\(runDirectory)/\(id)"
@@ -127,12 +135,25 @@ public actor SandboxManager {
       shmPath = path
     }
 
-    let record = SandboxRecord(
+    var record = SandboxRecord(
       id: id, spec: spec, state: .ready, createdAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000),
       pins: pins, runDirectory: runDir, shmPath: shmPath, hostname: hostname)
     try write("\(hostname)\n", to: record.hostnamePath)
     try write(hostsFile(hostname: hostname, hostNetwork: hostNetwork), to: record.hostsPath)
     try write(resolvConf(spec.dns), to: record.resolvConfPath)
+
+    if let netns = pins.network {
+      let attachment = CNIAttachment(
+        containerID: id, netns: netns, podName: spec.name, podNamespace: spec.namespace, podUID: spec.uid,
+        portMappings: spec.portMappings)
+      let networks = self.networks
+      do {
+        record.ips = try await networks.attach(attachment).ips
+      } catch {
+        throw SandboxError.networkFailed("\(error)")
+      }
+      cleanup.append { try? await networks.detach(containerID: id) }
+    }
     return record
   }
 
@@ -224,8 +245,10 @@ public actor SandboxManager {
   }
 
   /// Loads the records of a previous run. A sandbox whose pins are gone (a
-  /// reboot, or a crash between steps) is no longer ready; its leftovers are released.
-  private func recover() throws {
+  /// reboot, or a crash between steps) is no longer ready; its leftovers are
+  /// released. A record that cannot be read is not trusted: whatever its ID
+  /// may own (pins, shm, network) is released by name and the record dropped.
+  private func recover() async {
     let files = (try? FileManager.default.contentsOfDirectory(atPath: recordsDirectory)) ?? []
     for file in files where file.hasSuffix(".tmp") {
       unlink("\(recordsDirectory)/\(file)")
@@ -235,7 +258,17 @@ public actor SandboxManager {
       guard let data = FileManager.default.contents(atPath: path),
             var record = try? JSONDecoder().decode(SandboxRecord.self, from: data)
       else {
-        logger.warning("Ignoring unreadable sandbox record", metadata: ["file": "\(path)"])
+        let id = String(file.dropLast(".json".count))
+        logger.warning("Releasing what an unreadable sandbox record owned", metadata: ["file": "\(path)"])
+        try? await networks.detach(containerID: id)
+        let guessed = "\(runDirectory)/\(id)"
+        TmpfsMount.unmount("\(guessed)/shm")
+        NamespacePins(
+          network: "\(namespacesDirectory)/netns/\(id)", ipc: "\(namespacesDirectory)/ipcns/\(id)",
+          uts: "\(namespacesDirectory)/utsns/\(id)"
+        ).release()
+        try? FileManager.default.removeItem(atPath: guessed)
+        unlink(path)
         continue
       }
       if record.state == .ready && !record.pins.areMounted {

@@ -19,6 +19,41 @@ public struct SandboxRecord: Sendable, Equatable, Codable {
   /// The pod's /dev/shm tmpfs, when it has its own IPC namespace.
   public var shmPath: String?
   public var hostname: String
+  /// The pod's addresses from CNI, primary first (none for host-network pods).
+  public var ips: [String] = []
+
+  enum CodingKeys: String, CodingKey {
+    case id, spec, state, createdAt, pins, runDirectory, shmPath, hostname, ips
+  }
+
+  public init(
+    id: String, spec: SandboxSpec, state: State, createdAt: Int64, pins: NamespacePins, runDirectory: String,
+    shmPath: String?, hostname: String, ips: [String] = []
+  ) {
+    self.id = id
+    self.spec = spec
+    self.state = state
+    self.createdAt = createdAt
+    self.pins = pins
+    self.runDirectory = runDirectory
+    self.shmPath = shmPath
+    self.hostname = hostname
+    self.ips = ips
+  }
+
+  /// Decodes records written by any earlier version (later fields default).
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    id = try c.decode(String.self, forKey: .id)
+    spec = try c.decode(SandboxSpec.self, forKey: .spec)
+    state = try c.decodeIfPresent(State.self, forKey: .state) ?? .notReady
+    createdAt = try c.decodeIfPresent(Int64.self, forKey: .createdAt) ?? 0
+    pins = try c.decodeIfPresent(NamespacePins.self, forKey: .pins) ?? NamespacePins()
+    runDirectory = try c.decode(String.self, forKey: .runDirectory)
+    shmPath = try c.decodeIfPresent(String.self, forKey: .shmPath)
+    hostname = try c.decodeIfPresent(String.self, forKey: .hostname) ?? ""
+    ips = try c.decodeIfPresent([String].self, forKey: .ips) ?? []
+  }
 
   public var hostnamePath: String { "\(runDirectory)/hostname" }
   public var hostsPath: String { "\(runDirectory)/hosts" }
@@ -32,6 +67,7 @@ public enum SandboxError: Error, Equatable, CustomStringConvertible {
   case notFound(String)
   case ambiguous(String)
   case setupFailed(String)
+  case networkFailed(String)
 
   public var description: String {
     switch self {
@@ -40,6 +76,7 @@ public enum SandboxError: Error, Equatable, CustomStringConvertible {
     case .notFound(let id): "pod sandbox \(id) not found"
     case .ambiguous(let prefix): "pod sandbox id prefix \(prefix) matches more than one sandbox"
     case .setupFailed(let detail): "cannot set up the pod sandbox: \(detail)"
+    case .networkFailed(let detail): "cannot set up the pod network: \(detail)"
     }
   }
 }

@@ -1,3 +1,5 @@
+import CRIONetwork
+
 /// What a pod sandbox is asked to be, in crio's own terms (the CRI server
 /// translates `PodSandboxConfig` into this).
 public struct SandboxSpec: Sendable, Equatable, Codable {
@@ -39,12 +41,14 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
   public var ipcMode: NamespaceMode
   public var sysctls: [String: String]
   public var cgroupParent: String
+  public var portMappings: [CNIAttachment.PortMapping]
 
   public init(
     name: String, namespace: String, uid: String, attempt: UInt32 = 0, hostname: String = "",
     logDirectory: String = "", dns: DNS? = nil, labels: [String: String] = [:], annotations: [String: String] = [:],
     runtimeHandler: String = "", networkMode: NamespaceMode = .pod, pidMode: NamespaceMode = .container,
-    ipcMode: NamespaceMode = .pod, sysctls: [String: String] = [:], cgroupParent: String = ""
+    ipcMode: NamespaceMode = .pod, sysctls: [String: String] = [:], cgroupParent: String = "",
+    portMappings: [CNIAttachment.PortMapping] = []
   ) {
     self.name = name
     self.namespace = namespace
@@ -61,6 +65,34 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
     self.ipcMode = ipcMode
     self.sysctls = sysctls
     self.cgroupParent = cgroupParent
+    self.portMappings = portMappings
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case name, namespace, uid, attempt, hostname, logDirectory, dns, labels, annotations, runtimeHandler
+    case networkMode, pidMode, ipcMode, sysctls, cgroupParent, portMappings
+  }
+
+  /// Decodes records written by any earlier version: fields added later
+  /// take their defaults when absent.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    name = try c.decode(String.self, forKey: .name)
+    namespace = try c.decode(String.self, forKey: .namespace)
+    uid = try c.decode(String.self, forKey: .uid)
+    attempt = try c.decodeIfPresent(UInt32.self, forKey: .attempt) ?? 0
+    hostname = try c.decodeIfPresent(String.self, forKey: .hostname) ?? ""
+    logDirectory = try c.decodeIfPresent(String.self, forKey: .logDirectory) ?? ""
+    dns = try c.decodeIfPresent(DNS.self, forKey: .dns)
+    labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+    annotations = try c.decodeIfPresent([String: String].self, forKey: .annotations) ?? [:]
+    runtimeHandler = try c.decodeIfPresent(String.self, forKey: .runtimeHandler) ?? ""
+    networkMode = try c.decodeIfPresent(NamespaceMode.self, forKey: .networkMode) ?? .pod
+    pidMode = try c.decodeIfPresent(NamespaceMode.self, forKey: .pidMode) ?? .container
+    ipcMode = try c.decodeIfPresent(NamespaceMode.self, forKey: .ipcMode) ?? .pod
+    sysctls = try c.decodeIfPresent([String: String].self, forKey: .sysctls) ?? [:]
+    cgroupParent = try c.decodeIfPresent(String.self, forKey: .cgroupParent) ?? ""
+    portMappings = try c.decodeIfPresent([CNIAttachment.PortMapping].self, forKey: .portMappings) ?? []
   }
 
   /// The name that must be unique among sandboxes: CRI-O's

@@ -51,7 +51,7 @@ public enum CRIErrorMapping {
         case .invalid, .ambiguous: .invalidArgument
         case .nameInUse: .alreadyExists
         case .notFound: .notFound
-        case .setupFailed: .internalError
+        case .setupFailed, .networkFailed: .internalError
         }
       return RPCError(code: code, message: error.description)
     case let error as ResolveError:

@@ -1,4 +1,5 @@
 import CRIAPI
+import CRIONetwork
 import CRIORuntime
 import Foundation
 import GRPCCore
@@ -46,6 +47,14 @@ extension RuntimeService {
     status.state = record.state == .ready ? .sandboxReady : .sandboxNotready
     status.createdAt = record.createdAt
     status.network = Runtime_V1_PodSandboxNetworkStatus()
+    if let primary = record.ips.first {
+      status.network.ip = primary
+      status.network.additionalIps = record.ips.dropFirst().map { ip in
+        var additional = Runtime_V1_PodIP()
+        additional.ip = ip
+        return additional
+      }
+    }
     status.linux.namespaces.options.network = Self.criMode(record.spec.networkMode)
     status.linux.namespaces.options.pid = Self.criMode(record.spec.pidMode)
     status.linux.namespaces.options.ipc = Self.criMode(record.spec.ipcMode)
@@ -104,7 +113,12 @@ extension RuntimeService {
       attempt: config.metadata.attempt, hostname: config.hostname, logDirectory: config.logDirectory, dns: dns,
       labels: config.labels, annotations: config.annotations, runtimeHandler: handler,
       networkMode: mode(options.network), pidMode: mode(options.pid), ipcMode: mode(options.ipc),
-      sysctls: config.linux.sysctls, cgroupParent: config.linux.cgroupParent)
+      sysctls: config.linux.sysctls, cgroupParent: config.linux.cgroupParent,
+      portMappings: config.portMappings.map {
+        CNIAttachment.PortMapping(
+          hostPort: Int($0.hostPort), containerPort: Int($0.containerPort),
+          protocol: $0.protocol == .udp ? "udp" : $0.protocol == .sctp ? "sctp" : "tcp", hostIP: $0.hostIp)
+      })
   }
 
   static func mode(_ mode: Runtime_V1_NamespaceMode) -> SandboxSpec.NamespaceMode {

@@ -15,10 +15,22 @@ final class SandboxFixture: @unchecked Sendable {
   let dir: DaemonDirectory
   var daemon: DaemonProcess!
 
-  init(extraArguments: [String] = []) async throws {
+  /// A loopback-only CNI network: pods get a working `lo` and no address.
+  static let loopbackOnly = #"{"cniVersion": "1.0.0", "name": "lo-only", "plugins": [{"type": "loopback"}]}"#
+
+  init(extraArguments: [String] = [], conflist: String? = SandboxFixture.loopbackOnly) async throws {
     try requireHostTools()
     dir = try DaemonDirectory()
+    if let conflist {
+      try conflist.write(toFile: "\(dir.cniDir)/10-test.conflist", atomically: true, encoding: .utf8)
+    }
     daemon = try await DaemonProcess.started(in: dir, extraArguments: extraArguments)
+  }
+
+  /// A daemon on a directory the test prepared (its CNI configuration, say).
+  init(reusing dir: DaemonDirectory) async throws {
+    self.dir = dir
+    daemon = try await DaemonProcess.started(in: dir)
   }
 
   func call<R: Sendable>(_ body: (CRIConnection) async throws -> R) async throws -> R {
@@ -261,6 +273,20 @@ func podConfig(
       try await fixture.remove(id)
     }
     #expect(fixture.mounts.isEmpty, "\(fixture.mounts)")
+    try await fixture.stopDaemon()
+  }
+
+  @Test func aCorruptRecordIsNotTrustedButWhatItOwnedIsReleased() async throws {
+    let fixture = try await SandboxFixture()
+    let id = try await fixture.run(podConfig("corrupt"))
+    #expect(!fixture.mounts.isEmpty)
+    #expect(try await fixture.daemon.stop(SIGKILL) == SIGKILL)
+    try "{ not json".write(toFile: "\(fixture.dir.root)/crio/sandboxes/\(id).json", atomically: true, encoding: .utf8)
+    fixture.daemon = try await DaemonProcess.started(in: fixture.dir)
+    #expect(fixture.mounts.isEmpty, "\(fixture.mounts)")
+    #expect(!FileManager.default.fileExists(atPath: "\(fixture.dir.namespacesDir)/netns/\(id)"))
+    #expect(try await fixture.list().isEmpty)
+    #expect(fixture.daemon.log.contains("unreadable sandbox record"))
     try await fixture.stopDaemon()
   }
 }
