@@ -76,7 +76,9 @@ let package = Package(
     // OCI runtimes and conmon.
     .target(
       name: "CRIORuntime",
-      dependencies: ["OCI", "CRIOConfig", "CRIOSystem", "CRIONetwork", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "OCI", "CRIOConfig", "CRIOSystem", "CRIONetwork", "CCRIOSys", .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strict
     ),
     // CNI configuration and plugins.

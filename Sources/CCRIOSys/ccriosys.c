@@ -2,6 +2,8 @@
 #include "ccriosys.h"
 
 #include <errno.h>
+#include <spawn.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -238,4 +240,45 @@ long long crio_fs_type(const char *path) {
         return -errno;
     }
     return (long long)st.f_type;
+}
+
+int crio_spawn_with_fds(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc != 0) return -rc;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    for (int i = 0; i < nfds; i++) {
+        /* dup2 clears close-on-exec on the new descriptor. */
+        posix_spawn_file_actions_adddup2(&actions, fds[i], 3 + i);
+    }
+    pid_t pid = 0;
+    rc = posix_spawn(&pid, path, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return rc == 0 ? (int)pid : -rc;
+}
+
+int crio_mount_overlay(const char *lowerdirs, const char *upperdir, const char *workdir, const char *target) {
+    size_t len = strlen(lowerdirs) + strlen(upperdir) + strlen(workdir) + 64;
+    char *options = malloc(len);
+    if (options == NULL) return -ENOMEM;
+    snprintf(options, len, "lowerdir=%s,upperdir=%s,workdir=%s", lowerdirs, upperdir, workdir);
+    int rc = mount("overlay", target, "overlay", 0, options);
+    int err = errno;
+    free(options);
+    return rc < 0 ? -err : 0;
+}
+
+int crio_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
 }

@@ -54,6 +54,16 @@ public enum CRIErrorMapping {
         case .setupFailed, .networkFailed: .internalError
         }
       return RPCError(code: code, message: error.description)
+    case let error as ContainerError:
+      let code: RPCError.Code =
+        switch error {
+        case .invalid: .invalidArgument
+        case .nameInUse: .alreadyExists
+        case .notFound: .notFound
+        case .sandboxNotReady, .failedPrecondition: .failedPrecondition
+        case .runtimeFailed: .internalError
+        }
+      return RPCError(code: code, message: error.description)
     case let error as ResolveError:
       return RPCError(code: .failedPrecondition, message: error.description)
     case let error as LayerError:

@@ -43,13 +43,16 @@ public struct CRIODaemon: Sendable {
     let puller = try await makeImagePuller(layout: layout)
     do {
       let sandboxes: SandboxManager
+      let containers: ContainerManager
       do {
         sandboxes = try await SandboxManager(config: config, logger: logger)
+        containers = try ContainerManager(config: config, logger: logger)
       } catch {
         throw DaemonError.cannotCreateDirectory(path: config.runroot, reason: "\(error)")
       }
       try await serve(
-        socketPath: socketPath, runtimeHealth: runtimeHealth, sandboxes: sandboxes, puller: puller, signals: signals)
+        socketPath: socketPath, runtimeHealth: runtimeHealth, sandboxes: sandboxes, containers: containers,
+        puller: puller, signals: signals)
     } catch {
       try? await puller.client.shutdown()
       throw error
@@ -60,8 +63,8 @@ public struct CRIODaemon: Sendable {
 
   /// Listens on the socket and serves the CRI until a shutdown signal.
   private func serve(
-    socketPath: String, runtimeHealth: RuntimeHealth, sandboxes: SandboxManager, puller: ImagePuller,
-    signals: ShutdownSignals
+    socketPath: String, runtimeHealth: RuntimeHealth, sandboxes: SandboxManager, containers: ContainerManager,
+    puller: ImagePuller, signals: ShutdownSignals
   ) async throws {
     let listener = try listen(on: socketPath)
     defer { unlink(socketPath) }
@@ -75,8 +78,8 @@ public struct CRIODaemon: Sendable {
       services: [
         RuntimeService(
           config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
-          sandboxes: sandboxes),
-        ImageService(puller: puller, pinned: PinnedImages([config.image.pauseImage] + config.image.pinnedImages)),
+          sandboxes: sandboxes, containers: containers, images: puller.store),
+        ImageService(puller: puller, containers: containers, pinned: PinnedImages([config.image.pauseImage] + config.image.pinnedImages)),
       ],
       interceptors: [CRIErrorInterceptor(logger: logger)])
 

@@ -1,6 +1,7 @@
 import CRIAPI
 import CRIOImage
 import CRIORegistry
+import CRIORuntime
 import Foundation
 import GRPCCore
 import OCI
@@ -12,10 +13,12 @@ public struct ImageService: Runtime_V1_ImageService.SimpleServiceProtocol {
   let puller: ImagePuller
   /// Images the kubelet must never garbage-collect (the pause image, `pinned_images`).
   let pinned: PinnedImages
+  let containers: ContainerManager
 
-  public init(puller: ImagePuller, pinned: PinnedImages) {
+  public init(puller: ImagePuller, containers: ContainerManager, pinned: PinnedImages) {
     self.store = puller.store
     self.puller = puller
+    self.containers = containers
     self.pinned = pinned
   }
 
@@ -75,7 +78,8 @@ public struct ImageService: Runtime_V1_ImageService.SimpleServiceProtocol {
     let name = request.image.image
     guard !name.isEmpty else { throw CRIError.invalidArgument("RemoveImage needs an image") }
     // Removing an image that is not there succeeds: the kubelet retries removals.
-    _ = try await store.remove(name)
+    let inUse = await containers.imagesInUse()
+    _ = try await store.remove(name) { inUse.contains($0) }
     return Runtime_V1_RemoveImageResponse()
   }
 

@@ -21,6 +21,12 @@ extension RuntimeService {
     context: ServerContext
   ) async throws -> Runtime_V1_StopPodSandboxResponse {
     guard !request.podSandboxID.isEmpty else { throw CRIError.invalidArgument("StopPodSandbox needs a pod_sandbox_id") }
+    if let sandbox = try await sandboxes.find(request.podSandboxID) {
+      // Whatever still runs in the pod is killed: the kubelet has stopped what it wanted to stop gracefully.
+      for container in await containers.inSandbox(sandbox.id) {
+        try await containers.stop(container.id, timeout: 0)
+      }
+    }
     try await sandboxes.stop(request.podSandboxID)
     return Runtime_V1_StopPodSandboxResponse()
   }
@@ -30,6 +36,11 @@ extension RuntimeService {
     context: ServerContext
   ) async throws -> Runtime_V1_RemovePodSandboxResponse {
     guard !request.podSandboxID.isEmpty else { throw CRIError.invalidArgument("RemovePodSandbox needs a pod_sandbox_id") }
+    if let sandbox = try await sandboxes.find(request.podSandboxID) {
+      for container in await containers.inSandbox(sandbox.id) {
+        try await containers.remove(container.id)
+      }
+    }
     try await sandboxes.remove(request.podSandboxID)
     return Runtime_V1_RemovePodSandboxResponse()
   }

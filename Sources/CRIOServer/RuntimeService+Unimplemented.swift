@@ -12,54 +12,12 @@ extension RuntimeService {
     throw CRIError.unimplemented(rpc: "StreamPodSandboxes")
   }
 
-  public func createContainer(
-    request: Runtime_V1_CreateContainerRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_CreateContainerResponse {
-    throw CRIError.unimplemented(rpc: "CreateContainer")
-  }
-
-  public func startContainer(
-    request: Runtime_V1_StartContainerRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_StartContainerResponse {
-    throw CRIError.unimplemented(rpc: "StartContainer")
-  }
-
-  public func stopContainer(
-    request: Runtime_V1_StopContainerRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_StopContainerResponse {
-    throw CRIError.unimplemented(rpc: "StopContainer")
-  }
-
-  public func removeContainer(
-    request: Runtime_V1_RemoveContainerRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_RemoveContainerResponse {
-    throw CRIError.unimplemented(rpc: "RemoveContainer")
-  }
-
-  public func listContainers(
-    request: Runtime_V1_ListContainersRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ListContainersResponse {
-    throw CRIError.unimplemented(rpc: "ListContainers")
-  }
-
   public func streamContainers(
     request: Runtime_V1_StreamContainersRequest,
     response: GRPCCore.RPCWriter<Runtime_V1_StreamContainersResponse>,
     context: GRPCCore.ServerContext
   ) async throws {
     throw CRIError.unimplemented(rpc: "StreamContainers")
-  }
-
-  public func containerStatus(
-    request: Runtime_V1_ContainerStatusRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ContainerStatusResponse {
-    throw CRIError.unimplemented(rpc: "ContainerStatus")
   }
 
   public func updateContainerResources(

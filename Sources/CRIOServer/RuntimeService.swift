@@ -1,5 +1,6 @@
 import CRIAPI
 import CRIOConfig
+import CRIOImage
 import CRIONetwork
 import CRIORuntime
 import GRPCCore
@@ -11,14 +12,19 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
   let runtimeHealth: RuntimeHealth
   let networkHealth: NetworkHealth
   let sandboxes: SandboxManager
+  let containers: ContainerManager
+  let images: ImageStore
 
   public init(
-    config: CRIOConfiguration, runtimeHealth: RuntimeHealth, networkHealth: NetworkHealth, sandboxes: SandboxManager
+    config: CRIOConfiguration, runtimeHealth: RuntimeHealth, networkHealth: NetworkHealth, sandboxes: SandboxManager,
+    containers: ContainerManager, images: ImageStore
   ) {
     self.config = config
     self.runtimeHealth = runtimeHealth
     self.networkHealth = networkHealth
     self.sandboxes = sandboxes
+    self.containers = containers
+    self.images = images
   }
 
   public func version(

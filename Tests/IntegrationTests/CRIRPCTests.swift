@@ -131,17 +131,17 @@ import Testing
     let dir = try DaemonDirectory()
     let daemon = try await DaemonProcess.started(in: dir)
     try await CRIConnection.with(dir.endpoint) { connection in
-      let container = await #expect(throws: RPCError.self) {
-        try await connection.runtime.createContainer(Runtime_V1_CreateContainerRequest(), options: connection.options)
+      let exec = await #expect(throws: RPCError.self) {
+        try await connection.runtime.execSync(Runtime_V1_ExecSyncRequest(), options: connection.options)
       }
-      #expect(container?.code == .unimplemented)
-      #expect(container?.message == "CreateContainer is not implemented yet by crio")
+      #expect(exec?.code == .unimplemented)
+      #expect(exec?.message == "ExecSync is not implemented yet by crio")
 
       let images = await #expect(throws: RPCError.self) {
-        try await connection.runtime.listContainers(Runtime_V1_ListContainersRequest(), options: connection.options)
+        try await connection.runtime.containerStats(Runtime_V1_ContainerStatsRequest(), options: connection.options)
       }
       #expect(images?.code == .unimplemented)
-      #expect(images?.message.contains("ListContainers") == true)
+      #expect(images?.message.contains("ContainerStats") == true)
 
       // A server-streaming RPC is mapped the same way.
       let events = await #expect(throws: RPCError.self) {

@@ -76,4 +76,16 @@ int crio_unmount(const char *path);
 /* The filesystem type (statfs f_type) of `path`, or -errno. */
 long long crio_fs_type(const char *path);
 
+/* Starts `path` with `argv` and `envp` (NULL-terminated), with `fds[i]`
+ * given to the child as descriptor 3 + i, stdin/stdout/stderr on /dev/null,
+ * in a new session. Returns the child's pid, or -errno. */
+int crio_spawn_with_fds(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds);
+
+/* Mounts an overlay at `target` with `lowerdirs` (colon-separated, top first),
+ * `upperdir` and `workdir`. Returns 0 or -errno. */
+int crio_mount_overlay(const char *lowerdirs, const char *upperdir, const char *workdir, const char *target);
+
+/* pipe2(fds, O_CLOEXEC). Returns 0 or -errno. */
+int crio_pipe_cloexec(int fds[2]);
+
 #endif

@@ -1,0 +1,376 @@
+import CRIOConfig
+import CRIOSystem
+import Foundation
+import Glibc
+import Logging
+import OCI
+
+/// Creates, starts, stops and removes containers: an overlay rootfs over the
+/// image's layers, an OCI bundle whose spec joins the pod's namespaces, and
+/// conmon running the OCI runtime. Records live under `[crio] root` so
+/// containers (which outlive crio) are found again after a restart.
+public actor ContainerManager {
+  let config: CRIOConfiguration
+  let logger: Logger
+  let recordsDirectory: String
+  let bundlesDirectory: String
+  let exitDirectory: String
+  let socketDirectory: String
+  let layersDirectory: String
+  private var containers: [String: ContainerRecord] = [:]
+  private var names: [String: String] = [:]
+
+  public init(config: CRIOConfiguration, logger: Logger) throws {
+    self.config = config
+    self.logger = logger
+    recordsDirectory = "\(config.root)/crio/containers"
+    bundlesDirectory = "\(config.runroot)/crio/containers"
+    exitDirectory = "\(config.runroot)/crio/exits"
+    socketDirectory = "\(config.runroot)/crio/attach"
+    layersDirectory = "\(config.root)/overlay-containers"
+    for dir in [recordsDirectory, bundlesDirectory, exitDirectory, socketDirectory, layersDirectory] {
+      try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: recordsDirectory)) ?? []
+    for file in files where file.hasSuffix(".json") {
+      guard let data = FileManager.default.contents(atPath: "\(recordsDirectory)/\(file)"),
+            let record = try? JSONDecoder().decode(ContainerRecord.self, from: data)
+      else { continue }
+      containers[record.id] = record
+      names[Self.reservedName(record.spec, sandboxID: record.sandboxID)] = record.id
+    }
+  }
+
+  static func reservedName(_ spec: ContainerSpec, sandboxID: String) -> String {
+    "k8s_\(spec.name)_\(sandboxID)_\(spec.attempt)"
+  }
+
+  // MARK: queries
+
+  public func find(_ idOrPrefix: String) throws -> ContainerRecord? {
+    guard !idOrPrefix.isEmpty else { return nil }
+    let record = containers[idOrPrefix] ?? {
+      let matches = containers.values.filter { $0.id.hasPrefix(idOrPrefix) }
+      return matches.count == 1 ? matches[0] : nil
+    }()
+    guard let record else { return nil }
+    return refreshed(record)
+  }
+
+  public func list() -> [ContainerRecord] {
+    containers.values.map(refreshed).sorted { $0.createdAt < $1.createdAt }
+  }
+
+  public func inSandbox(_ sandboxID: String) -> [ContainerRecord] {
+    list().filter { $0.sandboxID == sandboxID }
+  }
+
+  /// Image IDs some container uses (for RemoveImage).
+  public func imagesInUse() -> Set<String> { Set(containers.values.map(\.image.id)) }
+
+  /// A record updated from conmon's exit file.
+  private func refreshed(_ record: ContainerRecord) -> ContainerRecord {
+    guard record.state != .exited else { return record }
+    let exitFile = "\(exitDirectory)/\(record.id)"
+    guard let text = try? String(contentsOfFile: exitFile, encoding: .utf8) else { return record }
+    var updated = record
+    updated.state = .exited
+    updated.exitCode = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    if let attributes = try? FileManager.default.attributesOfItem(atPath: exitFile),
+       let date = attributes[.modificationDate] as? Date
+    {
+      updated.finishedAt = Int64(date.timeIntervalSince1970 * 1_000_000_000)
+    }
+    updated.reason = updated.exitCode == 0 ? "Completed" : "Error"
+    containers[record.id] = updated
+    try? save(updated)
+    return updated
+  }
+
+  // MARK: life cycle
+
+  public func create(sandbox: SandboxRecord, spec: ContainerSpec, image: ContainerImage) async throws -> ContainerRecord {
+    guard !spec.name.isEmpty else { throw ContainerError.invalid("ContainerConfig.metadata.name is required") }
+    guard sandbox.state == .ready else { throw ContainerError.sandboxNotReady(sandbox.id) }
+    let reserved = Self.reservedName(spec, sandboxID: sandbox.id)
+    if let existing = names[reserved] { throw ContainerError.nameInUse(name: reserved, id: existing) }
+    let args = Self.arguments(spec: spec, image: image)
+    guard !args.isEmpty else { throw ContainerError.invalid("no command: neither the container nor the image \(image.name) names one") }
+    let id = SandboxManager.newID()
+    names[reserved] = id
+    let layerDirectory = "\(layersDirectory)/\(id)"
+    let bundle = "\(bundlesDirectory)/\(id)"
+    do {
+      for dir in ["\(layerDirectory)/upper", "\(layerDirectory)/work", "\(layerDirectory)/merged", bundle] {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      }
+      try OverlayMount.mount(
+        lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
+        target: "\(layerDirectory)/merged")
+      let (uid, gid) = try Self.user(spec: spec, image: image, rootfs: "\(layerDirectory)/merged")
+      let logPath = sandbox.spec.logDirectory.isEmpty || spec.logPath.isEmpty
+        ? "\(bundle)/container.log" : "\(sandbox.spec.logDirectory)/\(spec.logPath)"
+      try FileManager.default.createDirectory(
+        atPath: (logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+      let runtimeSpec = buildSpec(
+        sandbox: sandbox, spec: spec, image: image, args: args, uid: uid, gid: gid, rootfs: "\(layerDirectory)/merged",
+        id: id)
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      try encoder.encode(runtimeSpec).write(to: URL(fileURLWithPath: "\(bundle)/config.json"))
+      let handler = try runtimeHandler(sandbox.spec.runtimeHandler)
+      let pid = try await ConmonLauncher.create(
+        .init(
+          conmon: try conmonPath(), runtime: handler.path, runtimeRoot: handler.root, id: id, name: reserved,
+          bundle: bundle, logPath: logPath, exitDirectory: exitDirectory, socketDirectory: socketDirectory,
+          terminal: spec.tty, stdin: spec.stdin, logSizeMax: config.runtime.logSizeMax))
+      let record = ContainerRecord(
+        id: id, sandboxID: sandbox.id, runtimeHandler: sandbox.spec.runtimeHandler, spec: spec, image: image, state: .created,
+        createdAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000), startedAt: 0, finishedAt: 0, exitCode: 0,
+        reason: "", message: "", pid: pid, logPath: logPath, bundle: bundle, layerDirectory: layerDirectory,
+        uid: uid, gid: gid)
+      containers[id] = record
+      try save(record)
+      logger.info("Created container", metadata: ["id": "\(id)", "name": "\(reserved)"])
+      return record
+    } catch {
+      if let handler = try? runtimeHandler(sandbox.spec.runtimeHandler) {
+        await OCIRuntimeCommand(path: handler.path, root: handler.root).delete(id)
+      }
+      cleanupFiles(id: id, layerDirectory: layerDirectory, bundle: bundle)
+      names[reserved] = nil
+      throw error
+    }
+  }
+
+  public func start(_ idOrPrefix: String) async throws {
+    guard var record = try find(idOrPrefix) else { throw ContainerError.notFound(idOrPrefix) }
+    guard record.state == .created else {
+      throw ContainerError.failedPrecondition("container \(record.id) is \(record.state.rawValue), not created")
+    }
+    let handler = try runtimeHandler(handlerName(record))
+    try await OCIRuntimeCommand(path: handler.path, root: handler.root).start(record.id)
+    record.state = .running
+    record.startedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+    containers[record.id] = record
+    try save(record)
+  }
+
+  /// Stops the container: its stop signal, then SIGKILL after `timeout`
+  /// seconds. Unknown and already stopped containers are fine.
+  public func stop(_ idOrPrefix: String, timeout: Int64) async throws {
+    guard let record = try find(idOrPrefix), record.state != .exited else { return }
+    let handler = try runtimeHandler(handlerName(record))
+    let runtime = OCIRuntimeCommand(path: handler.path, root: handler.root)
+    if record.state == .running && timeout > 0 {
+      let signal = record.image.stopSignal.isEmpty ? "TERM" : record.image.stopSignal
+      await runtime.kill(record.id, signal: signal)
+      if await waitForExit(record.id, seconds: Double(timeout)) { return }
+    }
+    await runtime.kill(record.id, signal: "KILL")
+    if !(await waitForExit(record.id, seconds: 10)) && record.state == .created {
+      // A created container that never started has no conmon exit to wait for.
+      var updated = record
+      updated.state = .exited
+      updated.exitCode = 137
+      updated.reason = "Error"
+      updated.finishedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+      containers[record.id] = updated
+      try save(updated)
+    }
+  }
+
+  public func remove(_ idOrPrefix: String) async throws {
+    guard let record = try find(idOrPrefix) else { return }
+    try await stop(record.id, timeout: 0)
+    if let handler = try? runtimeHandler(handlerName(record)) {
+      await OCIRuntimeCommand(path: handler.path, root: handler.root).delete(record.id)
+    }
+    cleanupFiles(id: record.id, layerDirectory: record.layerDirectory, bundle: record.bundle)
+    unlink("\(exitDirectory)/\(record.id)")
+    unlink("\(recordsDirectory)/\(record.id).json")
+    containers[record.id] = nil
+    names[Self.reservedName(record.spec, sandboxID: record.sandboxID)] = nil
+    logger.info("Removed container", metadata: ["id": "\(record.id)"])
+  }
+
+  private func waitForExit(_ id: String, seconds: Double) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+      if let record = containers[id], refreshed(record).state == .exited { return true }
+      try? await Task.sleep(for: .milliseconds(10))
+    }
+    if let record = containers[id] { return refreshed(record).state == .exited }
+    return true
+  }
+
+  private func cleanupFiles(id: String, layerDirectory: String, bundle: String) {
+    TmpfsMount.unmount("\(layerDirectory)/merged")
+    try? FileManager.default.removeItem(atPath: layerDirectory)
+    try? FileManager.default.removeItem(atPath: bundle)
+  }
+
+  // MARK: pieces
+
+  private func handlerName(_ record: ContainerRecord) -> String { record.runtimeHandler }
+
+  private func runtimeHandler(_ name: String) throws -> (path: String, root: String) {
+    let handlerName = name.isEmpty ? config.runtime.defaultRuntime : name
+    guard let handler = config.runtime.runtimes[handlerName] else {
+      throw ContainerError.invalid("runtime handler \"\(handlerName)\" is not configured")
+    }
+    guard let path = ExecutableLookup.find(handler.runtimePath.isEmpty ? handlerName : handler.runtimePath) else {
+      throw ContainerError.runtimeFailed("OCI runtime \(handlerName) not found")
+    }
+    return (path, handler.effectiveRuntimeRoot(name: handlerName))
+  }
+
+  private func conmonPath() throws -> String {
+    guard let path = ExecutableLookup.find(config.runtime.conmon.isEmpty ? "conmon" : config.runtime.conmon) else {
+      throw ContainerError.runtimeFailed("conmon not found")
+    }
+    return path
+  }
+
+  private func save(_ record: ContainerRecord) throws {
+    let data = try JSONEncoder().encode(record)
+    let path = "\(recordsDirectory)/\(record.id).json"
+    guard FileManager.default.createFile(atPath: path + ".tmp", contents: data), rename(path + ".tmp", path) == 0 else {
+      throw ContainerError.runtimeFailed("cannot write \(path)")
+    }
+  }
+
+  /// Entrypoint and command as Kubernetes combines them with the image's.
+  static func arguments(spec: ContainerSpec, image: ContainerImage) -> [String] {
+    if !spec.command.isEmpty { return spec.command + spec.args }
+    return image.entrypoint + (spec.args.isEmpty ? image.cmd : spec.args)
+  }
+
+  /// The uid and gid to run as: the pod's request, else the image's `User`,
+  /// names resolved in the container's own /etc/passwd and /etc/group.
+  static func user(spec: ContainerSpec, image: ContainerImage, rootfs: String) throws -> (UInt32, UInt32) {
+    let passwd = (try? String(contentsOfFile: "\(rootfs)/etc/passwd", encoding: .utf8)) ?? ""
+    let group = (try? String(contentsOfFile: "\(rootfs)/etc/group", encoding: .utf8)) ?? ""
+    func lookup(_ file: String, name: String) -> (UInt32, UInt32)? {
+      for line in file.split(separator: "\n") {
+        let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+        if fields.count >= 4, fields[0] == name, let id = UInt32(fields[2]), let second = UInt32(fields[3]) {
+          return (id, second)
+        }
+        if fields.count >= 3, fields[0] == name, let id = UInt32(fields[2]) { return (id, id) }
+      }
+      return nil
+    }
+    func uidAndGid(forUser user: String) throws -> (UInt32, UInt32) {
+      if let uid = UInt32(user) {
+        let entry = passwd.split(separator: "\n").first { $0.split(separator: ":", omittingEmptySubsequences: false).dropFirst(2).first == Substring(user) }
+        let gid = entry.flatMap { UInt32($0.split(separator: ":", omittingEmptySubsequences: false).dropFirst(3).first ?? "") } ?? 0
+        return (uid, gid)
+      }
+      guard let found = lookup(passwd, name: user) else {
+        throw ContainerError.invalid("user \(user) is not in the image's /etc/passwd")
+      }
+      return found
+    }
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+    if let runAsUser = spec.runAsUser {
+      (uid, gid) = try uidAndGid(forUser: String(runAsUser))
+    } else if !spec.runAsUsername.isEmpty {
+      (uid, gid) = try uidAndGid(forUser: spec.runAsUsername)
+    } else if !image.user.isEmpty {
+      let parts = image.user.split(separator: ":", maxSplits: 1).map(String.init)
+      (uid, gid) = try uidAndGid(forUser: parts[0])
+      if parts.count == 2 {
+        if let value = UInt32(parts[1]) { gid = value } else if let found = lookup(group, name: parts[1]) { gid = found.0 }
+      }
+    }
+    if let runAsGroup = spec.runAsGroup { gid = UInt32(runAsGroup) }
+    return (uid, gid)
+  }
+
+  /// The capabilities this process may hand out (its bounding set), by name.
+  static let boundingSet: Set<String> = {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }),
+          let mask = UInt64(line.split(separator: "\t").last ?? "", radix: 16)
+    else { return [] }
+    let names = [
+      "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+      "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+      "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+      "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+      "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+      "CHECKPOINT_RESTORE",
+    ]
+    return Set(names.enumerated().filter { mask & (1 << UInt64($0.offset)) != 0 }.map(\.element))
+  }()
+
+  private func buildSpec(
+    sandbox: SandboxRecord, spec: ContainerSpec, image: ContainerImage, args: [String], uid: UInt32, gid: UInt32,
+    rootfs: String, id: String
+  ) -> RuntimeSpec {
+    var env: [String] = []
+    var seen: [String: Int] = [:]
+    for entry in ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] + image.env
+      + ["HOSTNAME=\(sandbox.hostname)"] + spec.env
+    {
+      let key = String(entry.split(separator: "=", maxSplits: 1).first ?? "")
+      if let index = seen[key] { env[index] = entry } else { seen[key] = env.count; env.append(entry) }
+    }
+    let capabilities = config.runtime.defaultCapabilities.map { $0.uppercased() }
+      .map { $0.hasPrefix("CAP_") ? String($0.dropFirst(4)) : $0 }
+      .filter { Self.boundingSet.contains($0) }.map { "CAP_\($0)" }
+    let cwd = !spec.workingDir.isEmpty ? spec.workingDir : (image.workingDir.isEmpty ? "/" : image.workingDir)
+    var mounts: [RuntimeSpec.Mount] = [
+      .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+      .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+      .init(destination: "/dev/pts", type: "devpts", source: "devpts",
+            options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+      .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+      .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+      .init(destination: "/etc/hostname", type: "bind", source: sandbox.hostnamePath, options: ["rbind", "ro"]),
+      .init(destination: "/etc/hosts", type: "bind", source: sandbox.hostsPath, options: ["rbind", "rw"]),
+      .init(destination: "/etc/resolv.conf", type: "bind", source: sandbox.resolvConfPath, options: ["rbind", "ro"]),
+    ]
+    if let shm = sandbox.shmPath {
+      mounts.append(.init(destination: "/dev/shm", type: "bind", source: shm, options: ["rbind", "rw"]))
+    } else {
+      mounts.append(.init(destination: "/dev/shm", type: "bind", source: "/dev/shm", options: ["rbind", "rw"]))
+    }
+    for mount in spec.mounts {
+      mounts.append(.init(destination: mount.containerPath, type: "bind", source: mount.hostPath,
+                          options: ["rbind", mount.readonly ? "ro" : "rw"]))
+    }
+    var namespaces: [RuntimeSpec.Namespace] = [.init(type: "mount")]
+    if sandbox.spec.pidMode != .node { namespaces.append(.init(type: "pid")) }
+    if let net = sandbox.pins.network { namespaces.append(.init(type: "network", path: net)) }
+    if let ipc = sandbox.pins.ipc { namespaces.append(.init(type: "ipc", path: ipc)) }
+    if let uts = sandbox.pins.uts { namespaces.append(.init(type: "uts", path: uts)) }
+    var resources = RuntimeSpec.Resources()
+    if spec.memoryLimit > 0 { resources.memory = .init(limit: spec.memoryLimit) }
+    if spec.cpuShares > 0 || spec.cpuQuota > 0 || !spec.cpusetCpus.isEmpty {
+      resources.cpu = .init(
+        shares: spec.cpuShares > 0 ? UInt64(spec.cpuShares) : nil, quota: spec.cpuQuota > 0 ? spec.cpuQuota : nil,
+        period: spec.cpuPeriod > 0 ? UInt64(spec.cpuPeriod) : nil, cpus: spec.cpusetCpus.isEmpty ? nil : spec.cpusetCpus)
+    }
+    if config.runtime.pidsLimit > 0 { resources.pids = .init(limit: Int64(config.runtime.pidsLimit)) }
+    let parent = sandbox.spec.cgroupParent.isEmpty ? "/crio" : sandbox.spec.cgroupParent
+    var runtimeSpec = RuntimeSpec(
+      process: .init(
+        terminal: spec.tty, user: .init(uid: uid, gid: gid), args: args, env: env, cwd: cwd,
+        capabilities: .init(capabilities), noNewPrivileges: false),
+      root: .init(path: rootfs, readonly: spec.readonlyRootfs),
+      hostname: sandbox.pins.uts == nil ? nil : sandbox.hostname,
+      mounts: mounts,
+      linux: .init(
+        namespaces: namespaces, cgroupsPath: "\(parent)/crio-\(id)", resources: resources,
+        maskedPaths: [
+          "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+          "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/dev/block",
+        ],
+        readonlyPaths: ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]))
+    runtimeSpec.annotations = spec.annotations
+    return runtimeSpec
+  }
+}

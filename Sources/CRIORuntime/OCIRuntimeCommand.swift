@@ -1,0 +1,86 @@
+import CCRIOSys
+import CRIOSystem
+import Foundation
+
+/// The OCI runtime's command line (runc's): start, kill, delete.
+struct OCIRuntimeCommand: Sendable {
+  let path: String
+  let root: String
+
+  func run(_ arguments: [String], timeout: Double = 30) async throws -> ProcessRunner.Result {
+    try await ProcessRunner.run(path, ["--root", root] + arguments, timeout: timeout)
+  }
+
+  func start(_ id: String) async throws {
+    let result = try await run(["start", id])
+    guard result.exitCode == 0 else {
+      throw ContainerError.runtimeFailed("\(path) start \(id): \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+    }
+  }
+
+  /// Sends `signal`; a container that is already gone is not an error.
+  func kill(_ id: String, signal: String) async {
+    _ = try? await run(["kill", id, signal])
+  }
+
+  func delete(_ id: String) async {
+    _ = try? await run(["delete", "--force", id])
+  }
+}
+
+/// Starts conmon for a container, as CRI-O does: conmon runs `runtime
+/// create`, reports the container's pid on the sync pipe, and then watches
+/// the container (log, exit file) on its own, outliving crio.
+enum ConmonLauncher {
+  struct Launch: Sendable {
+    var conmon: String
+    var runtime: String
+    var runtimeRoot: String
+    var id: String
+    var name: String
+    var bundle: String
+    var logPath: String
+    var exitDirectory: String
+    var socketDirectory: String
+    var terminal: Bool
+    var stdin: Bool
+    var logSizeMax: Int
+  }
+
+  static func create(_ launch: Launch) async throws -> Int32 {
+    var syncPipe: [Int32] = [0, 0]
+    var startPipe: [Int32] = [0, 0]
+    guard crio_pipe_cloexec(&syncPipe) == 0, crio_pipe_cloexec(&startPipe) == 0 else {
+      throw ContainerError.runtimeFailed("cannot create pipes for conmon: errno \(errno)")
+    }
+    var args = [
+      launch.conmon, "-b", launch.bundle, "-c", launch.id, "-n", launch.name, "-u", launch.id, "-r", launch.runtime,
+      "-p", "\(launch.bundle)/pidfile", "-P", "\(launch.bundle)/conmon-pidfile", "-l", launch.logPath,
+      "--exit-dir", launch.exitDirectory, "--socket-dir-path", launch.socketDirectory, "--persist-dir", launch.bundle,
+      "--log-level", "info", "--syslog", "--runtime-arg", "--root=\(launch.runtimeRoot)",
+    ]
+    if launch.logSizeMax > 0 { args += ["--log-size-max", String(launch.logSizeMax)] }
+    if launch.terminal { args.append("-t") } else if launch.stdin { args += ["-i"] }
+    let env = ["_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    let pid = try ProcessSpawner.spawn(args, environment: env, fds: [syncPipe[1], startPipe[0]])
+    close(syncPipe[1])
+    close(startPipe[0])
+    defer { close(syncPipe[0]) }
+    // conmon waits for this byte before it runs the runtime.
+    var go: UInt8 = 0
+    _ = write(startPipe[1], &go, 1)
+    close(startPipe[1])
+    let status = await ProcessSpawner.wait(pid)
+    let report = await ProcessSpawner.readLine(syncPipe[0])
+    guard let object = try? JSONSerialization.jsonObject(with: report) as? [String: Any],
+          let containerPID = (object["pid"] as? NSNumber)?.int32Value
+    else {
+      throw ContainerError.runtimeFailed("conmon (exit status \(status)) reported nothing for \(launch.id)")
+    }
+    guard containerPID > 0 else {
+      let message = object["message"] as? String ?? "unknown error"
+      throw ContainerError.runtimeFailed("the runtime could not create the container: \(message)")
+    }
+    return containerPID
+  }
+}

@@ -1,0 +1,157 @@
+import CRIAPI
+import CRIOImage
+import CRIORuntime
+import Foundation
+import GRPCCore
+import OCI
+
+/// Container RPCs.
+extension RuntimeService {
+  public func createContainer(
+    request: Runtime_V1_CreateContainerRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_CreateContainerResponse {
+    guard let sandbox = try await sandboxes.find(request.podSandboxID), !request.podSandboxID.isEmpty else {
+      throw CRIError.notFound("pod sandbox \(request.podSandboxID) not found")
+    }
+    let config = request.config
+    let image = try await resolveImage(config.image.image)
+    let security = config.linux.securityContext
+    let spec = ContainerSpec(
+      name: config.metadata.name, attempt: config.metadata.attempt, command: config.command, args: config.args,
+      workingDir: config.workingDir, env: config.envs.map { "\($0.key)=\(String(decoding: $0.value, as: UTF8.self))" },
+      labels: config.labels,
+      annotations: config.annotations, logPath: config.logPath, tty: config.tty, stdin: config.stdin,
+      mounts: config.mounts.map { .init(containerPath: $0.containerPath, hostPath: $0.hostPath, readonly: $0.readonly) },
+      runAsUser: security.hasRunAsUser ? security.runAsUser.value : nil,
+      runAsGroup: security.hasRunAsGroup ? security.runAsGroup.value : nil, runAsUsername: security.runAsUsername,
+      readonlyRootfs: security.readonlyRootfs, memoryLimit: config.linux.resources.memoryLimitInBytes,
+      cpuShares: config.linux.resources.cpuShares, cpuQuota: config.linux.resources.cpuQuota,
+      cpuPeriod: config.linux.resources.cpuPeriod, cpusetCpus: config.linux.resources.cpusetCpus)
+    let record = try await containers.create(sandbox: sandbox, spec: spec, image: image)
+    var response = Runtime_V1_CreateContainerResponse()
+    response.containerID = record.id
+    return response
+  }
+
+  public func startContainer(
+    request: Runtime_V1_StartContainerRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_StartContainerResponse {
+    try await containers.start(request.containerID)
+    return Runtime_V1_StartContainerResponse()
+  }
+
+  public func stopContainer(
+    request: Runtime_V1_StopContainerRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_StopContainerResponse {
+    try await containers.stop(request.containerID, timeout: request.timeout)
+    return Runtime_V1_StopContainerResponse()
+  }
+
+  public func removeContainer(
+    request: Runtime_V1_RemoveContainerRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_RemoveContainerResponse {
+    try await containers.remove(request.containerID)
+    return Runtime_V1_RemoveContainerResponse()
+  }
+
+  public func containerStatus(
+    request: Runtime_V1_ContainerStatusRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_ContainerStatusResponse {
+    guard let record = try await containers.find(request.containerID) else {
+      throw CRIError.notFound("container \(request.containerID) not found")
+    }
+    var status = Runtime_V1_ContainerStatus()
+    status.id = record.id
+    status.metadata.name = record.spec.name
+    status.metadata.attempt = record.spec.attempt
+    status.state = Self.criState(record.state)
+    status.createdAt = record.createdAt
+    status.startedAt = record.startedAt
+    status.finishedAt = record.finishedAt
+    status.exitCode = record.exitCode
+    status.image.image = record.image.name
+    status.imageRef = record.image.ref
+    status.imageID = record.image.id
+    status.reason = record.reason
+    status.message = record.message
+    status.labels = record.spec.labels
+    status.annotations = record.spec.annotations
+    status.logPath = record.logPath
+    status.mounts = record.spec.mounts.map { mount in
+      var m = Runtime_V1_Mount()
+      m.containerPath = mount.containerPath
+      m.hostPath = mount.hostPath
+      m.readonly = mount.readonly
+      return m
+    }
+    status.user.linux.uid = Int64(record.uid)
+    status.user.linux.gid = Int64(record.gid)
+    var response = Runtime_V1_ContainerStatusResponse()
+    response.status = status
+    if request.verbose {
+      let info: [String: Any] = ["pid": record.pid, "bundle": record.bundle, "rootfs": record.rootfs, "sandboxID": record.sandboxID]
+      let data = (try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])) ?? Data()
+      response.info["info"] = String(decoding: data, as: UTF8.self)
+    }
+    return response
+  }
+
+  public func listContainers(
+    request: Runtime_V1_ListContainersRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_ListContainersResponse {
+    let filter = request.hasFilter ? request.filter : nil
+    var response = Runtime_V1_ListContainersResponse()
+    for record in await containers.list() {
+      if let filter {
+        if !filter.id.isEmpty && !record.id.hasPrefix(filter.id) { continue }
+        if !filter.podSandboxID.isEmpty && !record.sandboxID.hasPrefix(filter.podSandboxID) { continue }
+        if filter.hasState && filter.state.state != Self.criState(record.state) { continue }
+        if !filter.labelSelector.allSatisfy({ record.spec.labels[$0.key] == $0.value }) { continue }
+      }
+      var container = Runtime_V1_Container()
+      container.id = record.id
+      container.podSandboxID = record.sandboxID
+      container.metadata.name = record.spec.name
+      container.metadata.attempt = record.spec.attempt
+      container.image.image = record.image.name
+      container.imageRef = record.image.ref
+      container.imageID = record.image.id
+      container.state = Self.criState(record.state)
+      container.createdAt = record.createdAt
+      container.labels = record.spec.labels
+      container.annotations = record.spec.annotations
+      response.containers.append(container)
+    }
+    return response
+  }
+
+  static func criState(_ state: ContainerRecord.State) -> Runtime_V1_ContainerState {
+    switch state {
+    case .created: .containerCreated
+    case .running: .containerRunning
+    case .exited: .containerExited
+    }
+  }
+
+  /// The image a container names, with what the runtime needs from its config.
+  func resolveImage(_ name: String) async throws -> ContainerImage {
+    guard !name.isEmpty else { throw CRIError.invalidArgument("CreateContainer needs an image") }
+    guard let record = await images.lookup(name) else {
+      throw CRIError.notFound("image \(name) not found: pull it first")
+    }
+    let config = await images.readBlob(record.configDigest)
+      .flatMap { try? JSONDecoder().decode(ImageConfiguration.self, from: $0) }
+    let execution = config?.config
+    return ContainerImage(
+      id: record.id, name: name, ref: record.repoDigests.first ?? record.id,
+      layers: record.layers.map { images.layout.layerDiff(chainID: $0) }, env: execution?.env ?? [],
+      entrypoint: execution?.entrypoint ?? [], cmd: execution?.cmd ?? [], workingDir: execution?.workingDir ?? "",
+      user: execution?.user ?? "", stopSignal: execution?.stopSignal ?? "")
+  }
+}

@@ -1,0 +1,220 @@
+import CCRIOSys
+import CRIAPI
+import CRIClient
+import CRIOTestSupport
+import Foundation
+import GRPCCore
+import Glibc
+import Testing
+
+/// Containers run for real: a busybox image from a local registry, a pod
+/// sandbox, conmon and runc.
+@Suite(.serialized) struct ContainerTests {
+  final class Fixture: @unchecked Sendable {
+    let images: ImageFixture
+    let image: TestImage
+    var dir: DaemonDirectory { images.dir }
+
+    init() async throws {
+      images = try await ImageFixture()
+      image = try TestImage.busybox()
+      try await image.push(to: images.registry.host, repository: "test/busybox", tag: "1")
+      try SandboxFixture.loopbackOnly.write(toFile: "\(images.dir.cniDir)/10-lo.conflist", atomically: true, encoding: .utf8)
+      _ = try await images.pull("registry.test/test/busybox:1")
+    }
+
+    func call<R: Sendable>(_ body: (CRIConnection) async throws -> R) async throws -> R {
+      try await CRIConnection.with(dir.endpoint, timeout: .seconds(60), body)
+    }
+
+    func runPod(_ name: String) async throws -> (String, Runtime_V1_PodSandboxConfig) {
+      var config = podConfig(name, hostname: name)
+      config.logDirectory = "\(dir.path)/pod-logs/\(name)"
+      let id = try await call {
+        var request = Runtime_V1_RunPodSandboxRequest()
+        request.config = config
+        return try await $0.runtime.runPodSandbox(request, options: $0.options).podSandboxID
+      }
+      return (id, config)
+    }
+
+    func create(_ pod: (String, Runtime_V1_PodSandboxConfig), name: String, command: [String]) async throws -> String {
+      try await call {
+        var request = Runtime_V1_CreateContainerRequest()
+        request.podSandboxID = pod.0
+        request.sandboxConfig = pod.1
+        request.config.metadata.name = name
+        request.config.image.image = "registry.test/test/busybox:1"
+        request.config.command = command
+        request.config.logPath = "\(name).log"
+        var env = Runtime_V1_KeyValue()
+        env.key = "GREETING"
+        env.value = Data("hello".utf8)
+        request.config.envs = [env]
+        return try await $0.runtime.createContainer(request, options: $0.options).containerID
+      }
+    }
+
+    func start(_ id: String) async throws {
+      try await call {
+        var request = Runtime_V1_StartContainerRequest()
+        request.containerID = id
+        _ = try await $0.runtime.startContainer(request, options: $0.options)
+      }
+    }
+
+    func status(_ id: String) async throws -> Runtime_V1_ContainerStatus {
+      try await call {
+        var request = Runtime_V1_ContainerStatusRequest()
+        request.containerID = id
+        return try await $0.runtime.containerStatus(request, options: $0.options).status
+      }
+    }
+
+    func stop(_ id: String, timeout: Int64) async throws {
+      try await call {
+        var request = Runtime_V1_StopContainerRequest()
+        request.containerID = id
+        request.timeout = timeout
+        _ = try await $0.runtime.stopContainer(request, options: $0.options)
+      }
+    }
+
+    func remove(_ id: String) async throws {
+      try await call {
+        var request = Runtime_V1_RemoveContainerRequest()
+        request.containerID = id
+        _ = try await $0.runtime.removeContainer(request, options: $0.options)
+      }
+    }
+
+    func waitFor(_ id: String, state: Runtime_V1_ContainerState) async throws -> Runtime_V1_ContainerStatus {
+      for _ in 0..<500 {
+        let current = try await status(id)
+        if current.state == state { return current }
+        try await Task.sleep(for: .milliseconds(20))
+      }
+      return try await status(id)
+    }
+
+    var mounts: [String] {
+      let info = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+      return info.split(separator: "\n").compactMap { line in
+        let fields = line.split(separator: " ")
+        return fields.count > 4 && fields[4].hasPrefix(dir.path) ? String(fields[4]) : nil
+      }
+    }
+  }
+
+  @Test func aContainerRunsLogsStopsAndIsRemovedWithoutLeaks() async throws {
+    let f = try await Fixture()
+    let pod = try await f.runPod("app")
+    let id = try await f.create(
+      pod, name: "main",
+      command: ["sh", "-c", "echo $GREETING from $(hostname); trap 'exit 3' TERM; while true; do sleep 0.1; done"])
+    #expect(try await f.status(id).state == .containerCreated)
+    try await f.start(id)
+    let running = try await f.waitFor(id, state: .containerRunning)
+    #expect(running.state == .containerRunning)
+    #expect(running.startedAt > 0)
+    #expect(running.imageRef.contains("registry.test/test/busybox@sha256:"))
+
+    // conmon writes the CRI log format.
+    let logPath = "\(f.dir.path)/pod-logs/app/main.log"
+    var log = ""
+    for _ in 0..<200 where !log.contains("hello") {
+      log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    #expect(log.contains(" stdout F hello from app"), "\(log)")
+
+    // Removing the image a container uses is refused.
+    let inUse = await #expect(throws: RPCError.self) { try await f.images.remove(f.image.id) }
+    #expect(inUse?.code == .failedPrecondition)
+
+    try await f.stop(id, timeout: 10)
+    let exited = try await f.status(id)
+    #expect(exited.state == .containerExited)
+    #expect(exited.exitCode == 3)
+    #expect(exited.reason == "Error")
+    #expect(exited.finishedAt >= exited.startedAt)
+    try await f.stop(id, timeout: 10)  // again: fine
+
+    try await f.remove(id)
+    let gone = await #expect(throws: RPCError.self) { try await f.status(id) }
+    #expect(gone?.code == .notFound)
+    try await f.remove(id)  // again: fine
+    try await f.call {
+      var request = Runtime_V1_StopPodSandboxRequest()
+      request.podSandboxID = pod.0
+      _ = try await $0.runtime.stopPodSandbox(request, options: $0.options)
+      var remove = Runtime_V1_RemovePodSandboxRequest()
+      remove.podSandboxID = pod.0
+      _ = try await $0.runtime.removePodSandbox(remove, options: $0.options)
+    }
+    #expect(f.mounts.isEmpty, "\(f.mounts)")
+    try await f.images.stop()
+  }
+
+  @Test func exitCodesAndListFilters() async throws {
+    let f = try await Fixture()
+    let pod = try await f.runPod("jobs")
+    let ok = try await f.create(pod, name: "ok", command: ["true"])
+    let bad = try await f.create(pod, name: "bad", command: ["sh", "-c", "exit 7"])
+    for id in [ok, bad] { try await f.start(id) }
+    let okStatus = try await f.waitFor(ok, state: .containerExited)
+    let badStatus = try await f.waitFor(bad, state: .containerExited)
+    #expect(okStatus.exitCode == 0)
+    #expect(okStatus.reason == "Completed")
+    #expect(badStatus.exitCode == 7)
+    let duplicate = await #expect(throws: RPCError.self) { try await f.create(pod, name: "ok", command: ["true"]) }
+    #expect(duplicate?.code == .alreadyExists)
+    let listed = try await f.call {
+      var request = Runtime_V1_ListContainersRequest()
+      request.filter.podSandboxID = pod.0
+      request.filter.state.state = .containerExited
+      return try await $0.runtime.listContainers(request, options: $0.options).containers
+    }
+    #expect(Set(listed.map(\.id)) == [ok, bad])
+    // Removing the pod removes its containers.
+    try await f.call {
+      var stop = Runtime_V1_StopPodSandboxRequest()
+      stop.podSandboxID = pod.0
+      _ = try await $0.runtime.stopPodSandbox(stop, options: $0.options)
+      var remove = Runtime_V1_RemovePodSandboxRequest()
+      remove.podSandboxID = pod.0
+      _ = try await $0.runtime.removePodSandbox(remove, options: $0.options)
+    }
+    let after = try await f.call {
+      try await $0.runtime.listContainers(Runtime_V1_ListContainersRequest(), options: $0.options).containers
+    }
+    #expect(after.isEmpty)
+    #expect(f.mounts.isEmpty, "\(f.mounts)")
+    try await f.images.stop()
+  }
+
+  @Test func unknownContainersAndMissingImages() async throws {
+    let f = try await Fixture()
+    try await f.stop("0123456789abcdef", timeout: 1)
+    try await f.remove("0123456789abcdef")
+    let status = await #expect(throws: RPCError.self) { try await f.status("0123456789abcdef") }
+    #expect(status?.code == .notFound)
+    let pod = try await f.runPod("noimage")
+    let missing = await #expect(throws: RPCError.self) {
+      try await f.call {
+        var request = Runtime_V1_CreateContainerRequest()
+        request.podSandboxID = pod.0
+        request.config.metadata.name = "x"
+        request.config.image.image = "registry.test/test/absent:1"
+        return try await $0.runtime.createContainer(request, options: $0.options).containerID
+      }
+    }
+    #expect(missing?.code == .notFound)
+    try await f.call {
+      var remove = Runtime_V1_RemovePodSandboxRequest()
+      remove.podSandboxID = pod.0
+      _ = try await $0.runtime.removePodSandbox(remove, options: $0.options)
+    }
+    try await f.images.stop()
+  }
+}
