@@ -91,8 +91,8 @@ public struct CNIPluginRunner: Sendable {
     let writer = stdin.fileHandleForWriting
     try? writer.write(contentsOf: config)
     try? writer.close()
-    let outReader = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }
-    let errReader = Task.detached { stderr.fileHandleForReading.readDataToEndOfFile() }
+    let outReader = Task { await BlockingRead.toEnd(stdout.fileHandleForReading) }
+    let errReader = Task { await BlockingRead.toEnd(stderr.fileHandleForReading) }
     let pid = process.processIdentifier
     let seconds = timeoutSeconds
     let watchdog = Task {

@@ -374,3 +374,80 @@ public actor ContainerManager {
     return runtimeSpec
   }
 }
+
+extension ContainerManager {
+  /// The output of a command run in a container.
+  public struct ExecResult: Sendable {
+    public var stdout: Data
+    public var stderr: Data
+    public var exitCode: Int32
+  }
+
+  /// Runs `command` in the running container and waits for it: `runc exec`
+  /// with a process spec derived from the container's. On `timeout` (> 0)
+  /// the exec'd process is killed, reaped, and the call fails.
+  public func execSync(_ idOrPrefix: String, command: [String], timeout: Int64) async throws -> ExecResult {
+    guard let record = try find(idOrPrefix) else { throw ContainerError.notFound(idOrPrefix) }
+    guard record.state == .running else {
+      throw ContainerError.failedPrecondition("container \(record.id) is not running")
+    }
+    guard !command.isEmpty else { throw ContainerError.invalid("ExecSync needs a command") }
+    let handler = try runtimeHandler(handlerName(record))
+    let specData = try Data(contentsOf: URL(fileURLWithPath: "\(record.bundle)/config.json"))
+    var process = try JSONDecoder().decode(RuntimeSpec.self, from: specData).process
+    process.args = command
+    process.terminal = false
+    let execID = UUID().uuidString.prefix(8)
+    let processFile = "\(record.bundle)/exec-\(execID).json"
+    let pidFile = "\(record.bundle)/exec-\(execID).pid"
+    try JSONEncoder().encode(process).write(to: URL(fileURLWithPath: processFile))
+    defer {
+      unlink(processFile)
+      unlink(pidFile)
+    }
+    return try await Self.runExec(
+      runtime: handler.path, root: handler.root, id: record.id, processFile: processFile, pidFile: pidFile,
+      timeout: timeout)
+  }
+
+  private static func runExec(
+    runtime: String, root: String, id: String, processFile: String, pidFile: String, timeout: Int64
+  ) async throws -> ExecResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: runtime)
+    process.arguments = ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile, id]
+    let stdout = Pipe()
+    let stderr = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    process.standardInput = FileHandle.nullDevice
+    let (exited, exit) = AsyncStream<Void>.makeStream()
+    process.terminationHandler = { _ in exit.yield(); exit.finish() }
+    do {
+      try process.run()
+    } catch {
+      throw ContainerError.runtimeFailed("cannot run \(runtime) exec: \(error.localizedDescription)")
+    }
+    let outReader = Task { await BlockingRead.toEnd(stdout.fileHandleForReading) }
+    let errReader = Task { await BlockingRead.toEnd(stderr.fileHandleForReading) }
+    let runtimePID = process.processIdentifier
+    let watchdog = Task {
+      guard timeout > 0 else { return false }
+      try await Task.sleep(for: .seconds(timeout))
+      // Kill the exec'd process itself (runc exec cannot forward SIGKILL), then runc.
+      if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        kill(pid, SIGKILL)
+      }
+      kill(runtimePID, SIGKILL)
+      return true
+    }
+    for await _ in exited {}
+    watchdog.cancel()
+    let out = await outReader.value
+    let err = await errReader.value
+    if case .success(true) = await watchdog.result {
+      throw ContainerError.timedOut("command timed out after \(timeout)s")
+    }
+    return ExecResult(stdout: out, stderr: err, exitCode: process.terminationStatus)
+  }
+}

@@ -137,6 +137,7 @@ public enum ContainerError: Error, Equatable, CustomStringConvertible {
   case sandboxNotReady(String)
   case failedPrecondition(String)
   case runtimeFailed(String)
+  case timedOut(String)
 
   public var description: String {
     switch self {
@@ -146,6 +147,7 @@ public enum ContainerError: Error, Equatable, CustomStringConvertible {
     case .sandboxNotReady(let id): "pod sandbox \(id) is not ready"
     case .failedPrecondition(let detail): detail
     case .runtimeFailed(let detail): detail
+    case .timedOut(let detail): detail
     }
   }
 }

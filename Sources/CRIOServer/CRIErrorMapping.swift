@@ -62,6 +62,7 @@ public enum CRIErrorMapping {
         case .notFound: .notFound
         case .sandboxNotReady, .failedPrecondition: .failedPrecondition
         case .runtimeFailed: .internalError
+        case .timedOut: .deadlineExceeded
         }
       return RPCError(code: code, message: error.description)
     case let error as ResolveError:

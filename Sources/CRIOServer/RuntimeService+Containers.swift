@@ -131,6 +131,18 @@ extension RuntimeService {
     return response
   }
 
+  public func execSync(
+    request: Runtime_V1_ExecSyncRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_ExecSyncResponse {
+    let result = try await containers.execSync(request.containerID, command: request.cmd, timeout: request.timeout)
+    var response = Runtime_V1_ExecSyncResponse()
+    response.stdout = result.stdout
+    response.stderr = result.stderr
+    response.exitCode = result.exitCode
+    return response
+  }
+
   static func criState(_ state: ContainerRecord.State) -> Runtime_V1_ContainerState {
     switch state {
     case .created: .containerCreated

@@ -34,13 +34,6 @@ extension RuntimeService {
     throw CRIError.unimplemented(rpc: "ReopenContainerLog")
   }
 
-  public func execSync(
-    request: Runtime_V1_ExecSyncRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ExecSyncResponse {
-    throw CRIError.unimplemented(rpc: "ExecSync")
-  }
-
   public func exec(
     request: Runtime_V1_ExecRequest,
     context: GRPCCore.ServerContext

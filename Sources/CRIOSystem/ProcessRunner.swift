@@ -36,7 +36,7 @@ public enum ProcessRunner {
     } catch {
       throw Failure.cannotStart(path: path, reason: error.localizedDescription)
     }
-    let reader = Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }
+    let reader = Task { await BlockingRead.toEnd(pipe.fileHandleForReading) }
     let pid = process.processIdentifier
     let watchdog = Task {
       try await Task.sleep(for: .milliseconds(Int(timeout * 1000)))

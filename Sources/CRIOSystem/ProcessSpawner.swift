@@ -65,3 +65,16 @@ public enum OverlayMount {
     }
   }
 }
+
+/// Blocking reads, run on Dispatch threads: a blocking call on one of the
+/// (few, one per core) cooperative threads would stall every task.
+public enum BlockingRead {
+  /// Reads `handle` to its end (the writer closed its side).
+  public static func toEnd(_ handle: FileHandle) async -> Data {
+    await withCheckedContinuation { continuation in
+      DispatchQueue.global().async {
+        continuation.resume(returning: handle.readDataToEndOfFile())
+      }
+    }
+  }
+}

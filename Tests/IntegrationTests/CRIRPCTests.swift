@@ -132,10 +132,10 @@ import Testing
     let daemon = try await DaemonProcess.started(in: dir)
     try await CRIConnection.with(dir.endpoint) { connection in
       let exec = await #expect(throws: RPCError.self) {
-        try await connection.runtime.execSync(Runtime_V1_ExecSyncRequest(), options: connection.options)
+        try await connection.runtime.exec(Runtime_V1_ExecRequest(), options: connection.options)
       }
       #expect(exec?.code == .unimplemented)
-      #expect(exec?.message == "ExecSync is not implemented yet by crio")
+      #expect(exec?.message == "Exec is not implemented yet by crio")
 
       let images = await #expect(throws: RPCError.self) {
         try await connection.runtime.containerStats(Runtime_V1_ContainerStatsRequest(), options: connection.options)

@@ -88,6 +88,16 @@ import Testing
       }
     }
 
+    func execSync(_ id: String, _ cmd: [String], timeout: Int64) async throws -> Runtime_V1_ExecSyncResponse {
+      try await call {
+        var request = Runtime_V1_ExecSyncRequest()
+        request.containerID = id
+        request.cmd = cmd
+        request.timeout = timeout
+        return try await $0.runtime.execSync(request, options: $0.options)
+      }
+    }
+
     func waitFor(_ id: String, state: Runtime_V1_ContainerState) async throws -> Runtime_V1_ContainerStatus {
       for _ in 0..<500 {
         let current = try await status(id)
@@ -97,13 +107,7 @@ import Testing
       return try await status(id)
     }
 
-    var mounts: [String] {
-      let info = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-      return info.split(separator: "\n").compactMap { line in
-        let fields = line.split(separator: " ")
-        return fields.count > 4 && fields[4].hasPrefix(dir.path) ? String(fields[4]) : nil
-      }
-    }
+    var mounts: [String] { MountTable.mountPoints(under: dir.path) }
   }
 
   @Test func aContainerRunsLogsStopsAndIsRemovedWithoutLeaks() async throws {
@@ -127,6 +131,16 @@ import Testing
       try await Task.sleep(for: .milliseconds(20))
     }
     #expect(log.contains(" stdout F hello from app"), "\(log)")
+
+    // ExecSync: output, exit code, and a timeout that kills what it started.
+    let exec = try await f.execSync(id, ["sh", "-c", "echo out; echo err >&2; exit 5"], timeout: 10)
+    #expect(String(decoding: exec.stdout, as: UTF8.self) == "out\n")
+    #expect(String(decoding: exec.stderr, as: UTF8.self) == "err\n")
+    #expect(exec.exitCode == 5)
+    let slow = await #expect(throws: RPCError.self) { try await f.execSync(id, ["sleep", "37"], timeout: 1) }
+    #expect(slow?.code == .deadlineExceeded, "\(String(describing: slow))")
+    let ps = try await f.execSync(id, ["ps"], timeout: 10)
+    #expect(!String(decoding: ps.stdout, as: UTF8.self).contains("sleep 37"), "the timed-out process is gone")
 
     // Removing the image a container uses is refused.
     let inUse = await #expect(throws: RPCError.self) { try await f.images.remove(f.image.id) }
@@ -166,6 +180,8 @@ import Testing
     let badStatus = try await f.waitFor(bad, state: .containerExited)
     #expect(okStatus.exitCode == 0)
     #expect(okStatus.reason == "Completed")
+    let notRunning = await #expect(throws: RPCError.self) { try await f.execSync(ok, ["true"], timeout: 5) }
+    #expect(notRunning?.code == .failedPrecondition)
     #expect(badStatus.exitCode == 7)
     let duplicate = await #expect(throws: RPCError.self) { try await f.create(pod, name: "ok", command: ["true"]) }
     #expect(duplicate?.code == .alreadyExists)

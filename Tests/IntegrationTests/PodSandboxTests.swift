@@ -80,15 +80,7 @@ final class SandboxFixture: @unchecked Sendable {
   }
 
   /// Mounts under this daemon's directories, from /proc/self/mountinfo.
-  var mounts: [String] {
-    let info = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-    return info.split(separator: "\n").compactMap { line in
-      let fields = line.split(separator: " ")
-      guard fields.count > 4 else { return nil }
-      let point = String(fields[4])
-      return point.hasPrefix(dir.path) ? point : nil
-    }
-  }
+  var mounts: [String] { MountTable.mountPoints(under: dir.path) }
 
   func stopDaemon() async throws {
     #expect(try await daemon.stop() == 0)
