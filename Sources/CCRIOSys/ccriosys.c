@@ -24,19 +24,28 @@ int crio_unix_path_max(void) {
     return (int)sizeof(addr.sun_path) - 1;
 }
 
+/* A unix socket address for `path`; -ENAMETOOLONG when it does not fit. */
+static int unix_address(const char *path, struct sockaddr_un *addr) {
+    size_t len = strlen(path);
+    if (len > sizeof(addr->sun_path) - 1) {
+        return -ENAMETOOLONG;
+    }
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    memcpy(addr->sun_path, path, len);
+    return 0;
+}
+
 int crio_unix_connect(const char *path) {
     struct sockaddr_un addr;
-    size_t len = strlen(path);
-    if (len > sizeof(addr.sun_path) - 1) {
-        return -ENAMETOOLONG;
+    int rc = unix_address(path, &addr);
+    if (rc < 0) {
+        return rc;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return -errno;
     }
-    memset(&addr, 0, sizeof(addr));
-    addr.sun_family = AF_UNIX;
-    memcpy(addr.sun_path, path, len);
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         int err = errno;
         close(fd);
@@ -47,17 +56,14 @@ int crio_unix_connect(const char *path) {
 
 int crio_unix_listen(const char *path, unsigned int mode, int backlog) {
     struct sockaddr_un addr;
-    size_t len = strlen(path);
-    if (len > sizeof(addr.sun_path) - 1) {
-        return -ENAMETOOLONG;
+    int rc = unix_address(path, &addr);
+    if (rc < 0) {
+        return rc;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return -errno;
     }
-    memset(&addr, 0, sizeof(addr));
-    addr.sun_family = AF_UNIX;
-    memcpy(addr.sun_path, path, len);
     if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         int err = errno;
         close(fd);

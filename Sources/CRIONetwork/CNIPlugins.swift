@@ -68,48 +68,25 @@ public struct CNIPluginRunner: Sendable {
   /// Runs one plugin; returns its stdout (the result for ADD).
   func run(command: String, type: String, config: Data, attachment: CNIAttachment) async throws -> Data {
     let binary = try find(type)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.environment = [
+    let environment = [
       "CNI_COMMAND": command, "CNI_CONTAINERID": attachment.containerID, "CNI_NETNS": attachment.netns,
       "CNI_IFNAME": attachment.ifName, "CNI_ARGS": attachment.cniArgs,
       "CNI_PATH": pluginDirectories.joined(separator: ":"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     ]
-    let stdin = Pipe()
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    let (exited, exit) = AsyncStream<Void>.makeStream()
-    process.terminationHandler = { _ in exit.yield(); exit.finish() }
+    let result: ProcessRunner.Result
     do {
-      try process.run()
+      result = try await ProcessRunner.run(
+        binary, [], environment: environment, input: config, timeout: Double(timeoutSeconds))
+    } catch ProcessRunner.Failure.timedOut {
+      throw CNIError.timedOut(type: type, command: command, seconds: timeoutSeconds)
     } catch {
-      throw CNIError.pluginFailed(type: type, command: command, message: "cannot run \(binary): \(error.localizedDescription)")
+      throw CNIError.pluginFailed(type: type, command: command, message: "\(error)")
     }
-    let writer = stdin.fileHandleForWriting
-    try? writer.write(contentsOf: config)
-    try? writer.close()
-    let outReader = Task { await BlockingRead.toEnd(stdout.fileHandleForReading) }
-    let errReader = Task { await BlockingRead.toEnd(stderr.fileHandleForReading) }
-    let pid = process.processIdentifier
-    let seconds = timeoutSeconds
-    let watchdog = Task {
-      try await Task.sleep(for: .seconds(seconds))
-      kill(pid, SIGKILL)
+    guard result.exitCode == 0 else {
+      throw CNIError.pluginFailed(
+        type: type, command: command, message: Self.errorMessage(stdout: result.stdout, stderr: result.stderr))
     }
-    for await _ in exited {}
-    watchdog.cancel()
-    let out = await outReader.value
-    let err = await errReader.value
-    if case .success = await watchdog.result {
-      throw CNIError.timedOut(type: type, command: command, seconds: seconds)
-    }
-    guard process.terminationStatus == 0 else {
-      throw CNIError.pluginFailed(type: type, command: command, message: Self.errorMessage(stdout: out, stderr: err))
-    }
-    return out
+    return result.stdout
   }
 
   /// The plugin's error object (`{"code", "msg", "details"}`) and stderr, as one line.

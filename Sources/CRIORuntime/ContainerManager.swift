@@ -413,41 +413,24 @@ extension ContainerManager {
   private static func runExec(
     runtime: String, root: String, id: String, processFile: String, pidFile: String, timeout: Int64
   ) async throws -> ExecResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: runtime)
-    process.arguments = ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile, id]
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
-    process.standardInput = FileHandle.nullDevice
-    let (exited, exit) = AsyncStream<Void>.makeStream()
-    process.terminationHandler = { _ in exit.yield(); exit.finish() }
+    let result: ProcessRunner.Result
     do {
-      try process.run()
-    } catch {
-      throw ContainerError.runtimeFailed("cannot run \(runtime) exec: \(error.localizedDescription)")
-    }
-    let outReader = Task { await BlockingRead.toEnd(stdout.fileHandleForReading) }
-    let errReader = Task { await BlockingRead.toEnd(stderr.fileHandleForReading) }
-    let runtimePID = process.processIdentifier
-    let watchdog = Task {
-      guard timeout > 0 else { return false }
-      try await Task.sleep(for: .seconds(timeout))
-      // Kill the exec'd process itself (runc exec cannot forward SIGKILL), then runc.
-      if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-        kill(pid, SIGKILL)
-      }
-      kill(runtimePID, SIGKILL)
-      return true
-    }
-    for await _ in exited {}
-    watchdog.cancel()
-    let out = await outReader.value
-    let err = await errReader.value
-    if case .success(true) = await watchdog.result {
+      // runc exec cannot forward SIGKILL: on timeout the exec'd process itself is killed too.
+      result = try await ProcessRunner.run(
+        runtime, ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile, id],
+        timeout: timeout > 0 ? Double(timeout) : Double(Int32.max),
+        onTimeout: {
+          if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+             let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+          {
+            kill(pid, SIGKILL)
+          }
+        })
+    } catch ProcessRunner.Failure.timedOut {
       throw ContainerError.timedOut("command timed out after \(timeout)s")
+    } catch {
+      throw ContainerError.runtimeFailed("cannot run \(runtime) exec: \(error)")
     }
-    return ExecResult(stdout: out, stderr: err, exitCode: process.terminationStatus)
+    return ExecResult(stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode)
   }
 }

@@ -1,10 +1,15 @@
 import Foundation
 
-/// Runs a short helper program (a `--version` probe and the like) to completion.
+/// Runs a helper program (a `--version` probe, a CNI plugin, `runc exec`) to
+/// completion, with a deadline, collecting what it writes.
 public enum ProcessRunner {
   public struct Result: Sendable, Equatable {
     public var exitCode: Int32
-    public var output: String
+    public var stdout: Data
+    public var stderr: Data
+
+    /// stdout then stderr, as text.
+    public var output: String { String(decoding: stdout + stderr, as: UTF8.self) }
   }
 
   public enum Failure: Error, Equatable, CustomStringConvertible {
@@ -19,16 +24,24 @@ public enum ProcessRunner {
     }
   }
 
-  /// Runs `path` with `arguments`, collecting stdout and stderr together.
-  /// The child is killed when it outlives `timeout` seconds.
-  public static func run(_ path: String, _ arguments: [String], timeout: Double = 10) async throws -> Result {
+  /// Runs `path` with `arguments` (and `environment`, when given, instead of
+  /// crio's), writing `input` to its stdin. When it outlives `timeout`
+  /// seconds, `onTimeout` runs (to kill what it started elsewhere), the
+  /// child is killed, and `Failure.timedOut` is thrown.
+  public static func run(
+    _ path: String, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil,
+    timeout: Double = 10, onTimeout: (@Sendable () -> Void)? = nil
+  ) async throws -> Result {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    process.standardInput = FileHandle.nullDevice
+    if let environment { process.environment = environment }
+    let stdout = Pipe()
+    let stderr = Pipe()
+    let stdin = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    process.standardInput = input == nil ? FileHandle.nullDevice : stdin
     let (exited, exit) = AsyncStream<Void>.makeStream()
     process.terminationHandler = { _ in exit.yield(); exit.finish() }
     do {
@@ -36,20 +49,28 @@ public enum ProcessRunner {
     } catch {
       throw Failure.cannotStart(path: path, reason: error.localizedDescription)
     }
-    let reader = Task { await BlockingRead.toEnd(pipe.fileHandleForReading) }
+    if let input {
+      let writer = stdin.fileHandleForWriting
+      try? writer.write(contentsOf: input)
+      try? writer.close()
+    }
+    // Blocking reads run on Dispatch threads, never on the cooperative pool.
+    let outReader = Task { await BlockingRead.toEnd(stdout.fileHandleForReading) }
+    let errReader = Task { await BlockingRead.toEnd(stderr.fileHandleForReading) }
     let pid = process.processIdentifier
     let watchdog = Task {
       try await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+      onTimeout?()
       kill(pid, SIGKILL)
     }
     for await _ in exited {}
     watchdog.cancel()
+    let out = await outReader.value
+    let err = await errReader.value
     // The watchdog's sleep only completes (rather than being cancelled) when it fired.
-    if case .success = await watchdog.result, process.terminationReason == .uncaughtSignal {
-      _ = await reader.value
+    if case .success = await watchdog.result {
       throw Failure.timedOut(path: path, seconds: timeout)
     }
-    let data = await reader.value
-    return Result(exitCode: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    return Result(exitCode: process.terminationStatus, stdout: out, stderr: err)
   }
 }
