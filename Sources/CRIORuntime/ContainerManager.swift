@@ -418,7 +418,7 @@ extension ContainerManager {
       // runc exec cannot forward SIGKILL: on timeout the exec'd process itself is killed too.
       result = try await ProcessRunner.run(
         runtime, ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile, id],
-        timeout: timeout > 0 ? Double(timeout) : Double(Int32.max),
+        timeout: timeout > 0 ? Double(timeout) : Double(Int32.max), killOnCancel: true,
         onTimeout: {
           if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))

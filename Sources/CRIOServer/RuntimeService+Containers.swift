@@ -135,7 +135,14 @@ extension RuntimeService {
     request: Runtime_V1_ExecSyncRequest,
     context: ServerContext
   ) async throws -> Runtime_V1_ExecSyncResponse {
-    let result = try await containers.execSync(request.containerID, command: request.cmd, timeout: request.timeout)
+    // A client that gives up cancels the command: it must not run on unobserved.
+    let containers = self.containers
+    let exec = Task { try await containers.execSync(request.containerID, command: request.cmd, timeout: request.timeout) }
+    let result = try await withRPCCancellationHandler {
+      try await exec.value
+    } onCancelRPC: {
+      exec.cancel()
+    }
     var response = Runtime_V1_ExecSyncResponse()
     response.stdout = result.stdout
     response.stderr = result.stderr

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs a helper program (a `--version` probe, a CNI plugin, `runc exec`) to
 /// completion, with a deadline, collecting what it writes.
@@ -27,10 +28,12 @@ public enum ProcessRunner {
   /// Runs `path` with `arguments` (and `environment`, when given, instead of
   /// crio's), writing `input` to its stdin. When it outlives `timeout`
   /// seconds, `onTimeout` runs (to kill what it started elsewhere), the
-  /// child is killed, and `Failure.timedOut` is thrown.
+  /// child is killed, and `Failure.timedOut` is thrown. With `killOnCancel`,
+  /// a cancelled caller (a client that gave up) does the same; either way
+  /// the child is waited for, never abandoned.
   public static func run(
     _ path: String, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil,
-    timeout: Double = 10, onTimeout: (@Sendable () -> Void)? = nil
+    timeout: Double = 10, killOnCancel: Bool = false, onTimeout: (@Sendable () -> Void)? = nil
   ) async throws -> Result {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
@@ -42,8 +45,8 @@ public enum ProcessRunner {
     process.standardOutput = stdout
     process.standardError = stderr
     process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-    let (exited, exit) = AsyncStream<Void>.makeStream()
-    process.terminationHandler = { _ in exit.yield(); exit.finish() }
+    let exit = ExitSignal()
+    process.terminationHandler = { _ in exit.signal() }
     do {
       try process.run()
     } catch {
@@ -63,7 +66,14 @@ public enum ProcessRunner {
       onTimeout?()
       kill(pid, SIGKILL)
     }
-    for await _ in exited {}
+    await withTaskCancellationHandler {
+      await exit.wait()
+    } onCancel: {
+      if killOnCancel {
+        onTimeout?()
+        kill(pid, SIGKILL)
+      }
+    }
     watchdog.cancel()
     let out = await outReader.value
     let err = await errReader.value
@@ -72,5 +82,31 @@ public enum ProcessRunner {
       throw Failure.timedOut(path: path, seconds: timeout)
     }
     return Result(exitCode: process.terminationStatus, stdout: out, stderr: err)
+  }
+}
+
+/// Resumes one waiter when a child exits, whether the exit comes before or
+/// after the wait starts. Deliberately blind to cancellation.
+final class ExitSignal: Sendable {
+  private let state = Mutex<(exited: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+  func signal() {
+    let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+      state.exited = true
+      defer { state.waiter = nil }
+      return state.waiter
+    }
+    waiter?.resume()
+  }
+
+  func wait() async {
+    await withCheckedContinuation { continuation in
+      let resumeNow = state.withLock { state -> Bool in
+        if state.exited { return true }
+        state.waiter = continuation
+        return false
+      }
+      if resumeNow { continuation.resume() }
+    }
   }
 }

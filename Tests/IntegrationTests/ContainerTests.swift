@@ -141,6 +141,20 @@ import Testing
     #expect(slow?.code == .deadlineExceeded, "\(String(describing: slow))")
     let ps = try await f.execSync(id, ["ps"], timeout: 10)
     #expect(!String(decoding: ps.stdout, as: UTF8.self).contains("sleep 37"), "the timed-out process is gone")
+    // A client that gives up first (its own deadline) also takes the command down.
+    let abandoned = await #expect(throws: RPCError.self) {
+      try await CRIConnection.with(f.dir.endpoint, timeout: .seconds(1)) {
+        var request = Runtime_V1_ExecSyncRequest()
+        request.containerID = id
+        request.cmd = ["sleep", "38"]
+        request.timeout = 30
+        return try await $0.runtime.execSync(request, options: $0.options)
+      }
+    }
+    #expect(abandoned?.code == .deadlineExceeded)
+    try await Task.sleep(for: .milliseconds(300))
+    let after = try await f.execSync(id, ["ps"], timeout: 10)
+    #expect(!String(decoding: after.stdout, as: UTF8.self).contains("sleep 38"), "the abandoned process is gone")
 
     // Removing the image a container uses is refused.
     let inUse = await #expect(throws: RPCError.self) { try await f.images.remove(f.image.id) }
