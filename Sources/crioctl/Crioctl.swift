@@ -15,7 +15,9 @@ struct Crioctl: AsyncParsableCommand {
       """,
     subcommands: [
       VersionVerb.self, InfoVerb.self, RuntimeConfigVerb.self, PullVerb.self, ImagesVerb.self,
-      InspectImageVerb.self, RemoveImageVerb.self, ImageFsInfoVerb.self,
+      InspectImageVerb.self, RemoveImageVerb.self, ImageFsInfoVerb.self, RunPodVerb.self, PodsVerb.self,
+      InspectPodVerb.self, StopPodVerb.self, RemovePodVerb.self, CreateVerb.self, StartVerb.self, PsVerb.self,
+      InspectVerb.self, StopVerb.self, RemoveVerb.self, ExecVerb.self,
     ])
 
   @OptionGroup var global: GlobalOptions
@@ -30,7 +32,8 @@ struct GlobalOptions: ParsableArguments {
           help: "Image endpoint (env IMAGE_SERVICE_ENDPOINT; default: the runtime endpoint).")
   var imageEndpoint: String?
 
-  @Option(name: [.customShort("t"), .customLong("timeout")], help: "Timeout of each call, in seconds.")
+  // No short -t: `stop -t` is the stop timeout, as in crictl.
+  @Option(name: .customLong("timeout"), help: "Timeout of each call, in seconds.")
   var timeout: Double = 2
 
   func runtime() throws -> CRIEndpoint {

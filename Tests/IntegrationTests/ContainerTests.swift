@@ -247,4 +247,38 @@ import Testing
     }
     try await f.images.stop()
   }
+
+  @Test func crioctlDrivesPodsAndContainersFromJSONConfigs() async throws {
+    let f = try await ContainerTests.Fixture()
+    let crioctl = try Binaries.path(of: "crioctl")
+    let endpoint = ["-r", "unix://\(f.dir.socket)"]
+    let pod = "\(f.dir.path)/pod.json"
+    let ctr = "\(f.dir.path)/ctr.json"
+    try #"{"metadata": {"name": "cli", "namespace": "default", "uid": "cli-uid"}, "hostname": "cli-host", "log_directory": "\#(f.dir.path)/cli-logs", "linux": {"security_context": {"namespace_options": {"pid": 1}}}}"#
+      .write(toFile: pod, atomically: true, encoding: .utf8)
+    try #"{"metadata": {"name": "sleeper"}, "image": {"image": "registry.test/test/busybox:1"}, "command": ["sleep", "60"], "log_path": "sleeper.log"}"#
+      .write(toFile: ctr, atomically: true, encoding: .utf8)
+
+    let podID = try runCommand(crioctl, endpoint + ["runp", pod]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(podID.count == 64, "\(podID)")
+    #expect(try runCommand(crioctl, endpoint + ["pods"]).output.contains("cli"))
+    let ctrID = try runCommand(crioctl, endpoint + ["create", podID, ctr, pod]).output
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(ctrID.count == 64, "\(ctrID)")
+    #expect(try runCommand(crioctl, endpoint + ["start", ctrID]).status == 0)
+    #expect(try runCommand(crioctl, endpoint + ["ps"]).output.contains("Running"))
+    let exec = try runCommand(crioctl, endpoint + ["exec", ctrID, "--", "cat", "/etc/hostname"])
+    #expect(exec.status == 0)
+    #expect(exec.output == "cli-host\n")
+    #expect(try runCommand(crioctl, endpoint + ["exec", ctrID, "--", "sh", "-c", "exit 4"]).status == 4)
+    #expect(try runCommand(crioctl, endpoint + ["inspect", ctrID]).output.contains("CONTAINER_RUNNING"))
+    #expect(try runCommand(crioctl, endpoint + ["stop", "-t", "1", ctrID]).status == 0)
+    #expect(try runCommand(crioctl, endpoint + ["ps", "-a"]).output.contains("Exited"))
+    #expect(try runCommand(crioctl, endpoint + ["rm", ctrID]).status == 0)
+    #expect(try runCommand(crioctl, endpoint + ["stopp", podID]).output.contains("Stopped sandbox"))
+    #expect(try runCommand(crioctl, endpoint + ["rmp", podID]).output.contains("Removed sandbox"))
+    #expect(try runCommand(crioctl, endpoint + ["pods", "-q"]).output.isEmpty)
+    #expect(f.mounts.isEmpty, "\(f.mounts)")
+    try await f.images.stop()
+  }
 }
