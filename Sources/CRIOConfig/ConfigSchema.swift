@@ -45,10 +45,10 @@ public enum ConfigSchema {
     string("crio.runtime", "cgroup_manager", \.runtime.cgroupManager, honoured: true),
     string("crio.runtime", "conmon", \.runtime.conmon, honoured: true),
     string("crio.runtime", "conmon_cgroup", \.runtime.conmonCgroup, honoured: false),
-    strings("crio.runtime", "default_capabilities", \.runtime.defaultCapabilities, honoured: false),
+    strings("crio.runtime", "default_capabilities", \.runtime.defaultCapabilities, honoured: true),
     strings("crio.runtime", "default_sysctls", \.runtime.defaultSysctls, honoured: true),
-    integer("crio.runtime", "pids_limit", \.runtime.pidsLimit, honoured: false),
-    integer("crio.runtime", "log_size_max", \.runtime.logSizeMax, honoured: false),
+    integer("crio.runtime", "pids_limit", \.runtime.pidsLimit, honoured: true),
+    integer("crio.runtime", "log_size_max", \.runtime.logSizeMax, honoured: true),
     string("crio.runtime", "log_level", \.runtime.logLevel, honoured: true),
     boolean("crio.runtime", "drop_infra_ctr", \.runtime.dropInfraCtr, honoured: false),
     string("crio.runtime", "namespaces_dir", \.runtime.namespacesDir, honoured: true),
@@ -70,7 +70,7 @@ public enum ConfigSchema {
 
   /// The keys of a `[crio.runtime.runtimes.NAME]` table.
   public static let runtimeHandlerKeys: [(key: String, honoured: Bool)] = [
-    ("runtime_path", true), ("runtime_root", false), ("runtime_type", true),
+    ("runtime_path", true), ("runtime_root", true), ("runtime_type", true),
   ]
 
   /// Options set only on the command line (CRI-O has no crio.conf key for them either).
