@@ -1,5 +1,6 @@
 import CRIAPI
 import CRIOImage
+import Dispatch
 import CRIORegistry
 import CRIORuntime
 import Foundation
@@ -88,7 +89,10 @@ public struct ImageService: Runtime_V1_ImageService.SimpleServiceProtocol {
     context: ServerContext
   ) async throws -> Runtime_V1_ImageFsInfoResponse {
     let layout = store.layout
-    let usage = layout.usage()
+    // Walking the store is blocking I/O: a Dispatch thread does it, not one of the cooperative ones.
+    let usage = await withCheckedContinuation { continuation in
+      DispatchQueue.global().async { continuation.resume(returning: layout.usage()) }
+    }
     var filesystem = Runtime_V1_FilesystemUsage()
     filesystem.timestamp = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
     filesystem.fsID.mountpoint = layout.imagesDir
