@@ -31,13 +31,10 @@ struct StartVerb: AsyncParsableCommand {
 
   func run() async throws {
     let global = root.global
-    for id in ids {
+    try await global.forEach(ids, on: try global.runtime()) { connection, id in
       var request = Runtime_V1_StartContainerRequest()
       request.containerID = id
-      _ = try await global.call(try global.runtime(), minimumTimeout: 60) {
-        try await $0.runtime.startContainer(request, options: $0.options)
-      }
-      print(id)
+      _ = try await connection.runtime.startContainer(request, options: connection.options)
     }
   }
 }
@@ -113,14 +110,12 @@ struct StopVerb: AsyncParsableCommand {
 
   func run() async throws {
     let global = root.global
-    for id in ids {
+    let timeout = self.timeout
+    try await global.forEach(ids, on: try global.runtime(), minimumTimeout: Double(timeout) + 30) { connection, id in
       var request = Runtime_V1_StopContainerRequest()
       request.containerID = id
       request.timeout = timeout
-      _ = try await global.call(try global.runtime(), minimumTimeout: Double(timeout) + 30) {
-        try await $0.runtime.stopContainer(request, options: $0.options)
-      }
-      print(id)
+      _ = try await connection.runtime.stopContainer(request, options: connection.options)
     }
   }
 }
@@ -132,13 +127,10 @@ struct RemoveVerb: AsyncParsableCommand {
 
   func run() async throws {
     let global = root.global
-    for id in ids {
+    try await global.forEach(ids, on: try global.runtime()) { connection, id in
       var request = Runtime_V1_RemoveContainerRequest()
       request.containerID = id
-      _ = try await global.call(try global.runtime(), minimumTimeout: 60) {
-        try await $0.runtime.removeContainer(request, options: $0.options)
-      }
-      print(id)
+      _ = try await connection.runtime.removeContainer(request, options: connection.options)
     }
   }
 }

@@ -57,6 +57,18 @@ struct GlobalOptions: ParsableArguments {
     }
   }
 
+  /// Runs `body` once per ID on `endpoint`, printing `done(id)` after each
+  /// (what crictl prints for start, stop, rm, stopp, rmp and rmi).
+  func forEach(
+    _ ids: [String], on endpoint: CRIEndpoint, minimumTimeout: Double = 60, done: (String) -> String = { $0 },
+    _ body: (CRIConnection, String) async throws -> Void
+  ) async throws {
+    for id in ids {
+      try await call(endpoint, minimumTimeout: minimumTimeout) { try await body($0, id) }
+      print(done(id))
+    }
+  }
+
   /// Connects to `endpoint` and runs `body`, turning gRPC failures into one-line errors.
   func call<R: Sendable>(
     _ endpoint: CRIEndpoint, minimumTimeout: Double = 0, _ body: (CRIConnection) async throws -> R

@@ -112,13 +112,10 @@ struct RemoveImageVerb: AsyncParsableCommand {
 
   func run() async throws {
     let global = root.global
-    for image in images {
+    try await global.forEach(images, on: try global.image(), done: { "Deleted: \($0)" }) { connection, image in
       var request = Runtime_V1_RemoveImageRequest()
       request.image.image = image
-      _ = try await global.call(try global.image()) {
-        try await $0.image.removeImage(request, options: $0.options)
-      }
-      print("Deleted: \(image)")
+      _ = try await connection.image.removeImage(request, options: connection.options)
     }
   }
 }

@@ -115,13 +115,10 @@ struct StopPodVerb: AsyncParsableCommand {
 
   func run() async throws {
     let global = root.global
-    for id in ids {
+    try await global.forEach(ids, on: try global.runtime(), done: { "Stopped sandbox \($0)" }) { connection, id in
       var request = Runtime_V1_StopPodSandboxRequest()
       request.podSandboxID = id
-      _ = try await global.call(try global.runtime(), minimumTimeout: 60) {
-        try await $0.runtime.stopPodSandbox(request, options: $0.options)
-      }
-      print("Stopped sandbox \(id)")
+      _ = try await connection.runtime.stopPodSandbox(request, options: connection.options)
     }
   }
 }
@@ -133,13 +130,10 @@ struct RemovePodVerb: AsyncParsableCommand {
 
   func run() async throws {
     let global = root.global
-    for id in ids {
+    try await global.forEach(ids, on: try global.runtime(), done: { "Removed sandbox \($0)" }) { connection, id in
       var request = Runtime_V1_RemovePodSandboxRequest()
       request.podSandboxID = id
-      _ = try await global.call(try global.runtime(), minimumTimeout: 60) {
-        try await $0.runtime.removePodSandbox(request, options: $0.options)
-      }
-      print("Removed sandbox \(id)")
+      _ = try await connection.runtime.removePodSandbox(request, options: connection.options)
     }
   }
 }
