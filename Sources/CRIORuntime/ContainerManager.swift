@@ -212,9 +212,9 @@ public actor ContainerManager {
 
   // MARK: pieces
 
-  private func handlerName(_ record: ContainerRecord) -> String { record.runtimeHandler }
+  func handlerName(_ record: ContainerRecord) -> String { record.runtimeHandler }
 
-  private func runtimeHandler(_ name: String) throws -> (path: String, root: String) {
+  func runtimeHandler(_ name: String) throws -> (path: String, root: String) {
     let handlerName = name.isEmpty ? config.runtime.defaultRuntime : name
     guard let handler = config.runtime.runtimes[handlerName] else {
       throw ContainerError.invalid("runtime handler \"\(handlerName)\" is not configured")

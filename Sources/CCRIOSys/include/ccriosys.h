@@ -88,4 +88,6 @@ int crio_mount_overlay(const char *lowerdirs, const char *upperdir, const char *
 /* pipe2(fds, O_CLOEXEC). Returns 0 or -errno. */
 int crio_pipe_cloexec(int fds[2]);
 
+#include "ccriosys_stream.h"
+
 #endif
