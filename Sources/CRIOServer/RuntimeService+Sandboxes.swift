@@ -125,7 +125,9 @@ extension RuntimeService {
       labels: config.labels, annotations: config.annotations, runtimeHandler: handler,
       networkMode: mode(options.network), pidMode: mode(options.pid), ipcMode: mode(options.ipc),
       sysctls: config.linux.sysctls, cgroupParent: config.linux.cgroupParent,
-      portMappings: config.portMappings.map {
+      // As CRI-O: a mapping without a host port gives portmap nothing to do
+      // (and portmap rejects host port 0).
+      portMappings: config.portMappings.filter { $0.hostPort > 0 }.map {
         CNIAttachment.PortMapping(
           hostPort: Int($0.hostPort), containerPort: Int($0.containerPort),
           protocol: $0.protocol == .udp ? "udp" : $0.protocol == .sctp ? "sctp" : "tcp", hostIP: $0.hostIp)
