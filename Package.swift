@@ -21,6 +21,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
   ],
   targets: [
     // The CRI wire contract: runtime.v1 messages and gRPC stubs (generated, committed).
@@ -87,11 +88,41 @@ let package = Package(
       dependencies: ["CRIOConfig", "CRIOSystem", .product(name: "Logging", package: "swift-log")],
       swiftSettings: strict
     ),
+    // zlib with a preset dictionary, for SPDY header blocks.
+    .target(name: "CSPDYZlib", linkerSettings: [.linkedLibrary("z")]),
+    // SPDY/3.1 framing, header compression and sessions on SwiftNIO.
+    .target(
+      name: "SPDY",
+      dependencies: [
+        "CSPDYZlib",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
+      swiftSettings: strict
+    ),
+    // The streaming server: exec, attach and port-forward over SPDY and WebSocket.
+    .target(
+      name: "CRIOStreaming",
+      dependencies: [
+        "CRIAPI", "CRIORuntime", "CRIOSystem", "SPDY",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOWebSocket", package: "swift-nio"),
+        .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
     // The CRI services and the daemon's gRPC server.
     .target(
       name: "CRIOServer",
       dependencies: [
         "CRIAPI", "CRIOConfig", "CRIOSystem", "CRIOImage", "CRIORegistry", "CRIORuntime", "CRIONetwork",
+        "CRIOStreaming",
+        .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
@@ -102,7 +133,12 @@ let package = Package(
     .target(
       name: "CRIClient",
       dependencies: [
-        "CRIAPI",
+        "CRIAPI", "SPDY",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOWebSocket", package: "swift-nio"),
+        .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
       ],
@@ -120,8 +156,9 @@ let package = Package(
     .executableTarget(
       name: "crioctl",
       dependencies: [
-        "CRIClient", "CRIAPI",
+        "CRIClient", "CRIAPI", "CCRIOSys",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       swiftSettings: strict
@@ -131,6 +168,20 @@ let package = Package(
     .testTarget(name: "CRIONetworkTests", dependencies: ["CRIONetwork", "CRIOConfig"], swiftSettings: strict),
     .testTarget(name: "CRIORuntimeTests", dependencies: ["CRIORuntime", "CRIOConfig"], swiftSettings: strict),
     .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
+    .testTarget(
+      name: "SPDYTests",
+      dependencies: [
+        "SPDY",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+      ],
+      swiftSettings: strict),
+    .testTarget(
+      name: "CRIOStreamingTests",
+      dependencies: ["CRIOStreaming", "CRIAPI", .product(name: "NIOWebSocket", package: "swift-nio")],
+      swiftSettings: strict),
     .testTarget(name: "CRIORegistryTests", dependencies: ["CRIORegistry", "OCI"], swiftSettings: strict),
     .testTarget(name: "CRIOImageTests", dependencies: ["CRIOImage", "CRIOSystem", "CRIOTestSupport"], swiftSettings: strict),
     // Test helpers: a tar writer, a real local registry, reproducible test images.
@@ -151,6 +202,8 @@ let package = Package(
       name: "IntegrationTests",
       dependencies: [
         "CRIClient", "CRIAPI", "CRIOTestSupport", "CCRIOSys", .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
       ],
       swiftSettings: strict
     ),

@@ -19,6 +19,7 @@ declare -A wanted=(
   [busybox-static]=/bin/busybox
   [file]=/usr/bin/file
   [curl]=/usr/bin/curl
+  [openssl]=/usr/bin/openssl
 )
 
 missing=()

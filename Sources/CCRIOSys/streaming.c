@@ -47,6 +47,14 @@ int crio_set_winsize(int fd, unsigned short rows, unsigned short cols) {
     return ioctl(fd, TIOCSWINSZ, &size) < 0 ? -errno : 0;
 }
 
+int crio_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
+    struct winsize size;
+    if (ioctl(fd, TIOCGWINSZ, &size) < 0) return -errno;
+    *rows = size.ws_row;
+    *cols = size.ws_col;
+    return 0;
+}
+
 int crio_spawn_stdio(const char *path, char *const argv[], char *const envp[], int in, int out, int err, int ctty) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) < 0) return -errno;

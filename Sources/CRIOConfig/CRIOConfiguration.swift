@@ -22,6 +22,13 @@ public struct CRIOConfiguration: Sendable, Equatable {
     public var listen = "/var/run/crio/crio.sock"
     public var streamAddress = "127.0.0.1"
     public var streamPort = "0"
+    public var streamEnableTLS = false
+    public var streamTLSCert = ""
+    public var streamTLSKey = ""
+    /// Client CA bundle: when set, streaming clients must present a certificate it signed.
+    public var streamTLSCA = ""
+    /// A Go duration ("4h", "30m"); empty means Kubernetes' default of 4 hours.
+    public var streamIdleTimeout = ""
     public var grpcMaxSendMsgSize = 80 * 1024 * 1024
     public var grpcMaxRecvMsgSize = 80 * 1024 * 1024
   }

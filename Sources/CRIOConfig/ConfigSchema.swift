@@ -36,8 +36,13 @@ public enum ConfigSchema {
     string("crio", "log_dir", \.logDir, honoured: false),
 
     string("crio.api", "listen", \.api.listen, honoured: true),
-    string("crio.api", "stream_address", \.api.streamAddress, honoured: false),
-    string("crio.api", "stream_port", \.api.streamPort, honoured: false),
+    string("crio.api", "stream_address", \.api.streamAddress, honoured: true),
+    string("crio.api", "stream_port", \.api.streamPort, honoured: true),
+    boolean("crio.api", "stream_enable_tls", \.api.streamEnableTLS, honoured: true),
+    string("crio.api", "stream_tls_cert", \.api.streamTLSCert, honoured: true),
+    string("crio.api", "stream_tls_key", \.api.streamTLSKey, honoured: true),
+    string("crio.api", "stream_tls_ca", \.api.streamTLSCA, honoured: true),
+    string("crio.api", "stream_idle_timeout", \.api.streamIdleTimeout, honoured: true),
     integer("crio.api", "grpc_max_send_msg_size", \.api.grpcMaxSendMsgSize, honoured: false),
     integer("crio.api", "grpc_max_recv_msg_size", \.api.grpcMaxRecvMsgSize, honoured: true),
 

@@ -15,6 +15,15 @@ public enum ConfigValidator {
     guard let port = Int(config.api.streamPort), (0...65535).contains(port) else {
       throw invalid("[crio.api] stream_port", config.api.streamPort, "must be a port number between 0 and 65535")
     }
+    if !config.api.streamIdleTimeout.isEmpty {
+      guard let idle = GoDuration.parse(config.api.streamIdleTimeout), idle > .zero else {
+        throw invalid("[crio.api] stream_idle_timeout", config.api.streamIdleTimeout,
+                      "must be a positive duration such as 4h or 30m")
+      }
+    }
+    if config.api.streamEnableTLS && (config.api.streamTLSCert.isEmpty || config.api.streamTLSKey.isEmpty) {
+      throw invalid("[crio.api] stream_enable_tls", "true", "needs stream_tls_cert and stream_tls_key")
+    }
     for (key, size) in [("grpc_max_send_msg_size", config.api.grpcMaxSendMsgSize),
                         ("grpc_max_recv_msg_size", config.api.grpcMaxRecvMsgSize)] where size <= 0 {
       throw invalid("[crio.api] \(key)", String(size), "must be positive")

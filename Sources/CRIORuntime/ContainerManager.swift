@@ -123,7 +123,8 @@ public actor ContainerManager {
         .init(
           conmon: try conmonPath(), runtime: handler.path, runtimeRoot: handler.root, id: id, name: reserved,
           bundle: bundle, logPath: logPath, exitDirectory: exitDirectory, socketDirectory: socketDirectory,
-          terminal: spec.tty, stdin: spec.stdin, logSizeMax: config.runtime.logSizeMax))
+          terminal: spec.tty, stdin: spec.stdin, logSizeMax: config.runtime.logSizeMax,
+          leaveStdinOpen: !(spec.stdinOnce ?? false)))
       let record = ContainerRecord(
         id: id, sandboxID: sandbox.id, runtimeHandler: sandbox.spec.runtimeHandler, spec: spec, image: image, state: .created,
         createdAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000), startedAt: 0, finishedAt: 0, exitCode: 0,

@@ -26,6 +26,9 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
   public var logPath: String
   public var tty: Bool
   public var stdin: Bool
+  /// Close stdin when the first attached client detaches (nil in records
+  /// written before crio knew the field: false).
+  public var stdinOnce: Bool?
   public var mounts: [Mount]
   public var runAsUser: Int64?
   public var runAsGroup: Int64?

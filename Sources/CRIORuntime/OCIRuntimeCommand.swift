@@ -45,6 +45,9 @@ enum ConmonLauncher {
     var terminal: Bool
     var stdin: Bool
     var logSizeMax: Int
+    /// Keep the container's stdin open when an attached client leaves
+    /// (a container without `stdin_once`).
+    var leaveStdinOpen = false
   }
 
   static func create(_ launch: Launch) async throws -> Int32 {
@@ -60,7 +63,12 @@ enum ConmonLauncher {
       "--log-level", "info", "--syslog", "--runtime-arg", "--root=\(launch.runtimeRoot)",
     ]
     if launch.logSizeMax > 0 { args += ["--log-size-max", String(launch.logSizeMax)] }
-    if launch.terminal { args.append("-t") } else if launch.stdin { args += ["-i"] }
+    if launch.terminal {
+      args.append("-t")
+    } else if launch.stdin {
+      args += ["-i"]
+      if launch.leaveStdinOpen { args.append("--leave-stdin-open") }
+    }
     let env = ["_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
     let pid = try ProcessSpawner.spawn(args, environment: env, fds: [syncPipe[1], startPipe[0]])
     close(syncPipe[1])

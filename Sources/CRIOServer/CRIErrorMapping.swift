@@ -2,6 +2,7 @@ import CRIOConfig
 import CRIOImage
 import CRIORegistry
 import CRIORuntime
+import CRIOStreaming
 import CRIOSystem
 import GRPCCore
 import Logging
@@ -65,6 +66,10 @@ public enum CRIErrorMapping {
         case .timedOut: .deadlineExceeded
         }
       return RPCError(code: code, message: error.description)
+    case let error as StreamTokenError:
+      return RPCError(code: .resourceExhausted, message: error.description)
+    case let error as StreamingServerError:
+      return RPCError(code: .unavailable, message: error.description)
     case let error as ResolveError:
       return RPCError(code: .failedPrecondition, message: error.description)
     case let error as LayerError:

@@ -4,12 +4,14 @@ import CRIOImage
 import CRIONetwork
 import CRIORegistry
 import CRIORuntime
+import CRIOStreaming
 import CRIOSystem
 import Dispatch
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOPosix
 
 /// The crio daemon's life cycle: prepare the host, serve the CRI on the
 /// configured unix socket until SIGTERM or SIGINT, then shut down cleanly.
@@ -68,6 +70,7 @@ public struct CRIODaemon: Sendable {
   ) async throws {
     let listener = try listen(on: socketPath)
     defer { unlink(socketPath) }
+    let streaming = try await startStreamingServer(sandboxes: sandboxes, containers: containers)
 
     let transport = HTTP2ServerTransport.Posix(
       listeningSocketDescriptor: Int(listener),
@@ -78,7 +81,7 @@ public struct CRIODaemon: Sendable {
       services: [
         RuntimeService(
           config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
-          sandboxes: sandboxes, containers: containers, images: puller.store),
+          sandboxes: sandboxes, containers: containers, images: puller.store, streaming: streaming),
         ImageService(puller: puller, containers: containers, pinned: PinnedImages([config.image.pauseImage] + config.image.pinnedImages)),
       ],
       interceptors: [CRIErrorInterceptor(logger: logger)])
@@ -94,8 +97,36 @@ public struct CRIODaemon: Sendable {
           return
         }
       }
-      try await server.serve()
+      do {
+        try await server.serve()
+      } catch {
+        await streaming.stop()
+        throw error
+      }
       group.cancelAll()
+    }
+    await streaming.stop()
+  }
+
+  /// Starts the HTTP server behind Exec, Attach and PortForward URLs.
+  private func startStreamingServer(sandboxes: SandboxManager, containers: ContainerManager) async throws
+    -> StreamingServer
+  {
+    var settings = StreamingServerConfiguration(address: config.api.streamAddress, port: Int(config.api.streamPort) ?? 0)
+    if let idle = GoDuration.parse(config.api.streamIdleTimeout), idle > .zero { settings.idleTimeout = idle }
+    do {
+      if config.api.streamEnableTLS {
+        settings.tls = try StreamingServerConfiguration.tls(
+          certificate: config.api.streamTLSCert, key: config.api.streamTLSKey, clientCA: config.api.streamTLSCA)
+      }
+      let server = StreamingServer(
+        configuration: settings, backend: RuntimeStreamingBackend(containers: containers, sandboxes: sandboxes),
+        group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+      try await server.start()
+      return server
+    } catch {
+      throw DaemonError.streamingServer(
+        "cannot start the streaming server on \(config.api.streamAddress):\(config.api.streamPort): \(error)")
     }
   }
 

@@ -10,6 +10,7 @@ public enum DaemonError: Error, Equatable, CustomStringConvertible {
   case imageStore(String)
   case registriesConfiguration(String)
   case authFile(String)
+  case streamingServer(String)
 
   public var description: String {
     switch self {
@@ -26,7 +27,7 @@ public enum DaemonError: Error, Equatable, CustomStringConvertible {
     case .cannotCreateDirectory(let path, let reason):
       "cannot create directory \(path): \(reason)"
     case .cannotListen(let reason), .imageStore(let reason), .registriesConfiguration(let reason),
-      .authFile(let reason):
+      .authFile(let reason), .streamingServer(let reason):
       reason
     }
   }

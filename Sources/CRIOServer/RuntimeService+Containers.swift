@@ -17,7 +17,7 @@ extension RuntimeService {
     let config = request.config
     let image = try await resolveImage(config.image.image)
     let security = config.linux.securityContext
-    let spec = ContainerSpec(
+    var spec = ContainerSpec(
       name: config.metadata.name, attempt: config.metadata.attempt, command: config.command, args: config.args,
       workingDir: config.workingDir, env: config.envs.map { "\($0.key)=\(String(decoding: $0.value, as: UTF8.self))" },
       labels: config.labels,
@@ -28,6 +28,7 @@ extension RuntimeService {
       readonlyRootfs: security.readonlyRootfs, memoryLimit: config.linux.resources.memoryLimitInBytes,
       cpuShares: config.linux.resources.cpuShares, cpuQuota: config.linux.resources.cpuQuota,
       cpuPeriod: config.linux.resources.cpuPeriod, cpusetCpus: config.linux.resources.cpusetCpus)
+    spec.stdinOnce = config.stdinOnce
     let record = try await containers.create(sandbox: sandbox, spec: spec, image: image)
     var response = Runtime_V1_CreateContainerResponse()
     response.containerID = record.id

@@ -34,27 +34,6 @@ extension RuntimeService {
     throw CRIError.unimplemented(rpc: "ReopenContainerLog")
   }
 
-  public func exec(
-    request: Runtime_V1_ExecRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ExecResponse {
-    throw CRIError.unimplemented(rpc: "Exec")
-  }
-
-  public func attach(
-    request: Runtime_V1_AttachRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_AttachResponse {
-    throw CRIError.unimplemented(rpc: "Attach")
-  }
-
-  public func portForward(
-    request: Runtime_V1_PortForwardRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_PortForwardResponse {
-    throw CRIError.unimplemented(rpc: "PortForward")
-  }
-
   public func containerStats(
     request: Runtime_V1_ContainerStatsRequest,
     context: GRPCCore.ServerContext

@@ -3,6 +3,7 @@ import CRIOConfig
 import CRIOImage
 import CRIONetwork
 import CRIORuntime
+import CRIOStreaming
 import GRPCCore
 
 /// The CRI `RuntimeService`. RPCs without an implementation yet live in
@@ -14,11 +15,13 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
   let sandboxes: SandboxManager
   let containers: ContainerManager
   let images: ImageStore
+  let streaming: StreamingServer
 
   public init(
     config: CRIOConfiguration, runtimeHealth: RuntimeHealth, networkHealth: NetworkHealth, sandboxes: SandboxManager,
-    containers: ContainerManager, images: ImageStore
+    containers: ContainerManager, images: ImageStore, streaming: StreamingServer
   ) {
+    self.streaming = streaming
     self.config = config
     self.runtimeHealth = runtimeHealth
     self.networkHealth = networkHealth

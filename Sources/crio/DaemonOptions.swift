@@ -47,6 +47,13 @@ struct DaemonOptions: ParsableArguments {
   var cniDefaultNetwork: String?
   @Option(name: .customLong("stream-address"), help: "[crio.api] stream_address") var streamAddress: String?
   @Option(name: .customLong("stream-port"), help: "[crio.api] stream_port") var streamPort: String?
+  @Flag(name: .customLong("stream-enable-tls"), inversion: .prefixedNo, help: "[crio.api] stream_enable_tls")
+  var streamEnableTLS: Bool?
+  @Option(name: .customLong("stream-tls-cert"), help: "[crio.api] stream_tls_cert") var streamTLSCert: String?
+  @Option(name: .customLong("stream-tls-key"), help: "[crio.api] stream_tls_key") var streamTLSKey: String?
+  @Option(name: .customLong("stream-tls-ca"), help: "[crio.api] stream_tls_ca") var streamTLSCA: String?
+  @Option(name: .customLong("stream-idle-timeout"), help: "[crio.api] stream_idle_timeout, e.g. 4h")
+  var streamIdleTimeout: String?
   @Option(name: .customLong("grpc-max-send-msg-size"), help: "[crio.api] grpc_max_send_msg_size")
   var grpcMaxSendMsgSize: Int?
   @Option(name: .customLong("grpc-max-recv-msg-size"), help: "[crio.api] grpc_max_recv_msg_size")
@@ -89,6 +96,11 @@ struct DaemonOptions: ParsableArguments {
     add("crio.network.cni_default_network", cniDefaultNetwork)
     add("crio.api.stream_address", streamAddress)
     add("crio.api.stream_port", streamPort)
+    add("crio.api.stream_enable_tls", streamEnableTLS)
+    add("crio.api.stream_tls_cert", streamTLSCert)
+    add("crio.api.stream_tls_key", streamTLSKey)
+    add("crio.api.stream_tls_ca", streamTLSCA)
+    add("crio.api.stream_idle_timeout", streamIdleTimeout)
     add("crio.api.grpc_max_send_msg_size", grpcMaxSendMsgSize)
     add("crio.api.grpc_max_recv_msg_size", grpcMaxRecvMsgSize)
     add("crio.metrics.enable_metrics", enableMetrics)

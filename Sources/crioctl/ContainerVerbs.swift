@@ -135,25 +135,3 @@ struct RemoveVerb: AsyncParsableCommand {
   }
 }
 
-struct ExecVerb: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "exec", abstract: "Run a command in a container (synchronously, through ExecSync).")
-  @ParentCommand var root: Crioctl
-  @Option(help: "Seconds before the command is killed (0: none).") var timeout: Int64 = 0
-  @Argument(help: "Container ID.") var id: String
-  @Argument(parsing: .captureForPassthrough, help: "The command.") var command: [String]
-
-  func run() async throws {
-    var request = Runtime_V1_ExecSyncRequest()
-    request.containerID = id
-    request.cmd = command.first == "--" ? Array(command.dropFirst()) : command
-    request.timeout = timeout
-    let global = root.global
-    let response = try await global.call(try global.runtime(), minimumTimeout: timeout > 0 ? Double(timeout) + 5 : 3600) {
-      try await $0.runtime.execSync(request, options: $0.options)
-    }
-    FileHandle.standardOutput.write(response.stdout)
-    FileHandle.standardError.write(response.stderr)
-    if response.exitCode != 0 { throw ExitCode(response.exitCode) }
-  }
-}

@@ -17,7 +17,7 @@ struct Crioctl: AsyncParsableCommand {
       VersionVerb.self, InfoVerb.self, RuntimeConfigVerb.self, PullVerb.self, ImagesVerb.self,
       InspectImageVerb.self, RemoveImageVerb.self, ImageFsInfoVerb.self, RunPodVerb.self, PodsVerb.self,
       InspectPodVerb.self, StopPodVerb.self, RemovePodVerb.self, CreateVerb.self, StartVerb.self, PsVerb.self,
-      InspectVerb.self, StopVerb.self, RemoveVerb.self, ExecVerb.self,
+      InspectVerb.self, StopVerb.self, RemoveVerb.self, ExecVerb.self, AttachVerb.self, PortForwardVerb.self,
     ])
 
   @OptionGroup var global: GlobalOptions
@@ -28,7 +28,8 @@ struct GlobalOptions: ParsableArguments {
           help: "Runtime endpoint (env CONTAINER_RUNTIME_ENDPOINT; default unix:///var/run/crio/crio.sock).")
   var runtimeEndpoint: String?
 
-  @Option(name: [.customShort("i"), .customLong("image-endpoint")],
+  // No short -i: `exec -i` and `attach -i` mean stdin, as in crictl.
+  @Option(name: .customLong("image-endpoint"),
           help: "Image endpoint (env IMAGE_SERVICE_ENDPOINT; default: the runtime endpoint).")
   var imageEndpoint: String?
 

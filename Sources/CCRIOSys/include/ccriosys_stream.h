@@ -11,6 +11,9 @@ int crio_openpty(int *master, int *slave);
 /* Sets the window size of the terminal `fd`. */
 int crio_set_winsize(int fd, unsigned short rows, unsigned short cols);
 
+/* Reads the window size of the terminal `fd`. */
+int crio_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
+
 /* Starts `path` with `argv`/`envp` in a new session, with `in`, `out` and
  * `err` as its descriptors 0, 1 and 2 (all others closed). When `ctty` is
  * non-zero, `in` (a terminal) becomes its controlling terminal. Returns the
