@@ -112,8 +112,9 @@ extension RuntimeService {
     return response
   }
 
-  static func spec(from config: Runtime_V1_PodSandboxConfig, handler: String) -> SandboxSpec {
+  static func spec(from config: Runtime_V1_PodSandboxConfig, handler: String) throws -> SandboxSpec {
     let options = config.linux.securityContext.namespaceOptions
+    let context = config.linux.securityContext
     var dns: SandboxSpec.DNS?
     if config.hasDnsConfig {
       dns = SandboxSpec.DNS(
@@ -129,7 +130,14 @@ extension RuntimeService {
         CNIAttachment.PortMapping(
           hostPort: Int($0.hostPort), containerPort: Int($0.containerPort),
           protocol: $0.protocol == .udp ? "udp" : $0.protocol == .sctp ? "sctp" : "tcp", hostIP: $0.hostIp)
-      })
+      },
+      security: SandboxSecurity(
+        privileged: context.privileged,
+        seccomp: try seccompProfile(context.hasSeccomp ? context.seccomp : nil, path: context.seccompProfilePath),
+        runAsUser: context.hasRunAsUser ? context.runAsUser.value : nil,
+        runAsGroup: context.hasRunAsGroup ? context.runAsGroup.value : nil,
+        apparmorProfile: apparmorProfile(context.hasApparmor ? context.apparmor : nil, name: ""),
+        selinuxLabel: context.hasSelinuxOptions ? selinuxLabel(context.selinuxOptions) : ""))
   }
 
   static func mode(_ mode: Runtime_V1_NamespaceMode) -> SandboxSpec.NamespaceMode {

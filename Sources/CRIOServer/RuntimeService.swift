@@ -59,6 +59,7 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
       return handler
     }
     response.features = Runtime_V1_RuntimeFeatures()
+    response.features.supplementalGroupsPolicy = true
     if request.verbose {
       response.info["config"] = ConfigRenderer.json(config)
     }
