@@ -17,8 +17,12 @@ public actor ContainerManager {
   let exitDirectory: String
   let socketDirectory: String
   let layersDirectory: String
+  /// Records of the pods' infra (pause) containers.
+  let infraDirectory: String
   private var containers: [String: ContainerRecord] = [:]
   private var names: [String: String] = [:]
+  /// Infra containers by sandbox ID (see InfraContainer.swift); not containers the CRI lists.
+  var infraContainers: [String: ContainerRecord] = [:]
 
   public init(config: CRIOConfiguration, logger: Logger) throws {
     self.config = config
@@ -28,7 +32,8 @@ public actor ContainerManager {
     exitDirectory = "\(config.runroot)/crio/exits"
     socketDirectory = "\(config.runroot)/crio/attach"
     layersDirectory = "\(config.root)/overlay-containers"
-    for dir in [recordsDirectory, bundlesDirectory, exitDirectory, socketDirectory, layersDirectory] {
+    infraDirectory = "\(config.root)/crio/infra-containers"
+    for dir in [recordsDirectory, bundlesDirectory, exitDirectory, socketDirectory, layersDirectory, infraDirectory] {
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
     let files = (try? FileManager.default.contentsOfDirectory(atPath: recordsDirectory)) ?? []
@@ -38,6 +43,12 @@ public actor ContainerManager {
       else { continue }
       containers[record.id] = record
       names[Self.reservedName(record.spec, sandboxID: record.sandboxID)] = record.id
+    }
+    for file in (try? FileManager.default.contentsOfDirectory(atPath: infraDirectory)) ?? [] where file.hasSuffix(".json") {
+      guard let data = FileManager.default.contents(atPath: "\(infraDirectory)/\(file)"),
+            let record = try? JSONDecoder().decode(ContainerRecord.self, from: data)
+      else { continue }
+      infraContainers[record.sandboxID] = record
     }
   }
 
@@ -66,7 +77,9 @@ public actor ContainerManager {
   }
 
   /// Image IDs some container uses (for RemoveImage).
-  public func imagesInUse() -> Set<String> { Set(containers.values.map(\.image.id)) }
+  public func imagesInUse() -> Set<String> {
+    Set(containers.values.map(\.image.id)).union(infraContainers.values.map(\.image.id))
+  }
 
   /// A record updated from conmon's exit file.
   private func refreshed(_ record: ContainerRecord) -> ContainerRecord {
@@ -209,7 +222,7 @@ public actor ContainerManager {
     return true
   }
 
-  private func cleanupFiles(id: String, layerDirectory: String, bundle: String) {
+  func cleanupFiles(id: String, layerDirectory: String, bundle: String) {
     TmpfsMount.unmount("\(layerDirectory)/merged")
     try? FileManager.default.removeItem(atPath: layerDirectory)
     try? FileManager.default.removeItem(atPath: bundle)
@@ -219,7 +232,7 @@ public actor ContainerManager {
 
   private func handlerName(_ record: ContainerRecord) -> String { record.runtimeHandler }
 
-  private func runtimeHandler(_ name: String) throws -> (path: String, root: String) {
+  func runtimeHandler(_ name: String) throws -> (path: String, root: String) {
     let handlerName = name.isEmpty ? config.runtime.defaultRuntime : name
     guard let handler = config.runtime.runtimes[handlerName] else {
       throw ContainerError.invalid("runtime handler \"\(handlerName)\" is not configured")
@@ -230,7 +243,7 @@ public actor ContainerManager {
     return (path, handler.effectiveRuntimeRoot(name: handlerName))
   }
 
-  private func conmonPath() throws -> String {
+  func conmonPath() throws -> String {
     guard let path = ExecutableLookup.find(config.runtime.conmon.isEmpty ? "conmon" : config.runtime.conmon) else {
       throw ContainerError.runtimeFailed("conmon not found")
     }
@@ -251,14 +264,21 @@ public actor ContainerManager {
     return image.entrypoint + (spec.args.isEmpty ? image.cmd : spec.args)
   }
 
-  /// The PID namespace a new container joins: a target container's, its
-  /// own, or the host's (nil). A PID namespace shared by the pod is not
-  /// supported yet: each container gets its own.
+  /// The PID namespace a new container joins: the infra container's for a
+  /// pod that shares one, a target container's, its own, or the host's (nil).
   private func pidNamespace(spec: ContainerSpec, sandbox: SandboxRecord) throws -> RuntimeSpec.Namespace? {
     switch spec.security.pidMode ?? sandbox.spec.pidMode {
     case .node:
       return nil
-    case .container, .pod:
+    case .container:
+      return .init(type: "pid")
+    case .pod:
+      if let infra = infraContainer(sandbox.id), infra.state == .running {
+        return .init(type: "pid", path: "/proc/\(infra.pid)/ns/pid")
+      }
+      logger.warning(
+        "Pod shares its PID namespace but has no running infra container: the container gets its own",
+        metadata: ["sandbox": "\(sandbox.id)"])
       return .init(type: "pid")
     case .target:
       guard let target = try find(spec.security.pidTargetID), target.sandboxID == sandbox.id,

@@ -78,7 +78,7 @@ public struct CRIODaemon: Sendable {
       services: [
         RuntimeService(
           config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
-          sandboxes: sandboxes, containers: containers, images: puller.store),
+          sandboxes: sandboxes, containers: containers, images: puller.store, puller: puller),
         ImageService(puller: puller, containers: containers, pinned: PinnedImages([config.image.pauseImage] + config.image.pinnedImages)),
       ],
       interceptors: [CRIErrorInterceptor(logger: logger)])

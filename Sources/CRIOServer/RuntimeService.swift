@@ -14,10 +14,12 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
   let sandboxes: SandboxManager
   let containers: ContainerManager
   let images: ImageStore
+  /// Pulls the pause image for pods that need an infra container.
+  let puller: ImagePuller?
 
   public init(
     config: CRIOConfiguration, runtimeHealth: RuntimeHealth, networkHealth: NetworkHealth, sandboxes: SandboxManager,
-    containers: ContainerManager, images: ImageStore
+    containers: ContainerManager, images: ImageStore, puller: ImagePuller? = nil
   ) {
     self.config = config
     self.runtimeHealth = runtimeHealth
@@ -25,6 +27,7 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     self.sandboxes = sandboxes
     self.containers = containers
     self.images = images
+    self.puller = puller
   }
 
   public func version(
