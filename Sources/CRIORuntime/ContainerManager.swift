@@ -226,6 +226,10 @@ public actor ContainerManager {
     TmpfsMount.unmount("\(layerDirectory)/merged")
     try? FileManager.default.removeItem(atPath: layerDirectory)
     try? FileManager.default.removeItem(atPath: bundle)
+    // conmon's link from the socket directory to the bundle (one character
+    // shorter when the full path would be exactly as long as a socket path may be).
+    unlink("\(socketDirectory)/\(id)")
+    unlink("\(socketDirectory)/\(id.dropLast())")
   }
 
   // MARK: pieces
