@@ -38,16 +38,11 @@ public enum Capabilities {
   /// What this process holds right now (its effective set).
   public static let effectiveSet: Set<String> = names(inMask: ownMask("CapEff") ?? 0)
 
-  public struct UnknownCapability: Error, Equatable, CustomStringConvertible {
-    public let name: String
-    public var description: String { "unknown capability \"\(name)\"" }
-  }
-
   /// `net_admin`, `CAP_NET_ADMIN` and `NET_ADMIN` are all `NET_ADMIN`; `all` is `ALL`.
   public static func normalize(_ name: String) throws -> String {
     var upper = name.trimmingCharacters(in: .whitespaces).uppercased()
     if upper.hasPrefix("CAP_") { upper.removeFirst(4) }
-    guard upper == "ALL" || known.contains(upper) else { throw UnknownCapability(name: name) }
+    guard upper == "ALL" || known.contains(upper) else { throw ContainerError.invalid("unknown capability \"\(name)\"") }
     return upper
   }
 
