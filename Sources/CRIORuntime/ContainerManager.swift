@@ -105,6 +105,9 @@ public actor ContainerManager {
   public func create(sandbox: SandboxRecord, spec: ContainerSpec, image: ContainerImage) async throws -> ContainerRecord {
     guard !spec.name.isEmpty else { throw ContainerError.invalid("ContainerConfig.metadata.name is required") }
     guard sandbox.state == .ready else { throw ContainerError.sandboxNotReady(sandbox.id) }
+    if let infra = infraContainer(sandbox.id), infra.state != .running {
+      throw ContainerError.sandboxNotReady(sandbox.id)
+    }
     try SecurityContext.validate(spec, sandbox: sandbox.spec)
     let pidNamespace = try pidNamespace(spec: spec, sandbox: sandbox)
     let reserved = Self.reservedName(spec, sandboxID: sandbox.id)

@@ -535,6 +535,8 @@ import Testing
       return try await $0.runtime.listPodSandbox(request, options: $0.options).items
     }
     #expect(listed.isEmpty)
+    let refused = await #expect(throws: RPCError.self) { try await f.createContainer(pod, name: "late") }
+    #expect(refused?.code == .failedPrecondition)
     try await f.removeAndCheckClean([pod.0], ids: [])
     try await f.images.stop()
   }
