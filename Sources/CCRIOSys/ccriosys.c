@@ -267,6 +267,12 @@ int crio_spawn_with_fds(const char *path, char *const argv[], char *const envp[]
         /* dup2 clears close-on-exec on the new descriptor. */
         posix_spawn_file_actions_adddup2(&actions, fds[i], 3 + i);
     }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    /* Nothing else: conmon outlives crio, and a descriptor crio inherited
+     * without close-on-exec (a parent's pipe or socket) must not stay open
+     * in it, or whoever waits for that descriptor's end waits forever. */
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3 + nfds);
+#endif
     pid_t pid = 0;
     rc = posix_spawn(&pid, path, &actions, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&actions);

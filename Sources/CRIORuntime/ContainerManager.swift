@@ -17,8 +17,12 @@ public actor ContainerManager {
   let exitDirectory: String
   let socketDirectory: String
   let layersDirectory: String
+  /// Records of the pods' infra (pause) containers.
+  let infraDirectory: String
   private var containers: [String: ContainerRecord] = [:]
   private var names: [String: String] = [:]
+  /// Infra containers by sandbox ID (see InfraContainer.swift); not containers the CRI lists.
+  var infraContainers: [String: ContainerRecord] = [:]
 
   public init(config: CRIOConfiguration, logger: Logger) throws {
     self.config = config
@@ -28,7 +32,8 @@ public actor ContainerManager {
     exitDirectory = "\(config.runroot)/crio/exits"
     socketDirectory = "\(config.runroot)/crio/attach"
     layersDirectory = "\(config.root)/overlay-containers"
-    for dir in [recordsDirectory, bundlesDirectory, exitDirectory, socketDirectory, layersDirectory] {
+    infraDirectory = "\(config.root)/crio/infra-containers"
+    for dir in [recordsDirectory, bundlesDirectory, exitDirectory, socketDirectory, layersDirectory, infraDirectory] {
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
     let files = (try? FileManager.default.contentsOfDirectory(atPath: recordsDirectory)) ?? []
@@ -38,6 +43,12 @@ public actor ContainerManager {
       else { continue }
       containers[record.id] = record
       names[Self.reservedName(record.spec, sandboxID: record.sandboxID)] = record.id
+    }
+    for file in (try? FileManager.default.contentsOfDirectory(atPath: infraDirectory)) ?? [] where file.hasSuffix(".json") {
+      guard let data = FileManager.default.contents(atPath: "\(infraDirectory)/\(file)"),
+            let record = try? JSONDecoder().decode(ContainerRecord.self, from: data)
+      else { continue }
+      infraContainers[record.sandboxID] = record
     }
   }
 
@@ -66,7 +77,9 @@ public actor ContainerManager {
   }
 
   /// Image IDs some container uses (for RemoveImage).
-  public func imagesInUse() -> Set<String> { Set(containers.values.map(\.image.id)) }
+  public func imagesInUse() -> Set<String> {
+    Set(containers.values.map(\.image.id)).union(infraContainers.values.map(\.image.id))
+  }
 
   /// A record updated from conmon's exit file.
   private func refreshed(_ record: ContainerRecord) -> ContainerRecord {
@@ -92,6 +105,11 @@ public actor ContainerManager {
   public func create(sandbox: SandboxRecord, spec: ContainerSpec, image: ContainerImage) async throws -> ContainerRecord {
     guard !spec.name.isEmpty else { throw ContainerError.invalid("ContainerConfig.metadata.name is required") }
     guard sandbox.state == .ready else { throw ContainerError.sandboxNotReady(sandbox.id) }
+    if let infra = infraContainer(sandbox.id), infra.state != .running {
+      throw ContainerError.sandboxNotReady(sandbox.id)
+    }
+    try SecurityContext.validate(spec, sandbox: sandbox.spec)
+    let pidNamespace = try pidNamespace(spec: spec, sandbox: sandbox)
     let reserved = Self.reservedName(spec, sandboxID: sandbox.id)
     if let existing = names[reserved] { throw ContainerError.nameInUse(name: reserved, id: existing) }
     let args = Self.arguments(spec: spec, image: image)
@@ -107,14 +125,17 @@ public actor ContainerManager {
       try OverlayMount.mount(
         lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
         target: "\(layerDirectory)/merged")
-      let (uid, gid) = try Self.user(spec: spec, image: image, rootfs: "\(layerDirectory)/merged")
+      let user = try ContainerUser.resolve(spec: spec, imageUser: image.user, rootfs: "\(layerDirectory)/merged")
       let logPath = sandbox.spec.logDirectory.isEmpty || spec.logPath.isEmpty
         ? "\(bundle)/container.log" : "\(sandbox.spec.logDirectory)/\(spec.logPath)"
       try FileManager.default.createDirectory(
         atPath: (logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-      let runtimeSpec = buildSpec(
-        sandbox: sandbox, spec: spec, image: image, args: args, uid: uid, gid: gid, rootfs: "\(layerDirectory)/merged",
-        id: id)
+      let (runtimeSpec, notes) = try Self.buildSpec(
+        config: config, sandbox: sandbox, spec: spec, image: image, args: args, user: user,
+        rootfs: "\(layerDirectory)/merged", id: id, pidNamespace: pidNamespace)
+      for note in notes.messages {
+        logger.info("\(note)", metadata: ["container": "\(reserved)"])
+      }
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.sortedKeys]
       try encoder.encode(runtimeSpec).write(to: URL(fileURLWithPath: "\(bundle)/config.json"))
@@ -129,7 +150,7 @@ public actor ContainerManager {
         id: id, sandboxID: sandbox.id, runtimeHandler: sandbox.spec.runtimeHandler, spec: spec, image: image, state: .created,
         createdAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000), startedAt: 0, finishedAt: 0, exitCode: 0,
         reason: "", message: "", pid: pid, logPath: logPath, bundle: bundle, layerDirectory: layerDirectory,
-        uid: uid, gid: gid)
+        uid: user.uid, gid: user.gid, additionalGids: user.additionalGids)
       containers[id] = record
       try save(record)
       logger.info("Created container", metadata: ["id": "\(id)", "name": "\(reserved)"])
@@ -205,10 +226,14 @@ public actor ContainerManager {
     return true
   }
 
-  private func cleanupFiles(id: String, layerDirectory: String, bundle: String) {
+  func cleanupFiles(id: String, layerDirectory: String, bundle: String) {
     TmpfsMount.unmount("\(layerDirectory)/merged")
     try? FileManager.default.removeItem(atPath: layerDirectory)
     try? FileManager.default.removeItem(atPath: bundle)
+    // conmon's link from the socket directory to the bundle (one character
+    // shorter when the full path would be exactly as long as a socket path may be).
+    unlink("\(socketDirectory)/\(id)")
+    unlink("\(socketDirectory)/\(id.dropLast())")
   }
 
   // MARK: pieces
@@ -226,7 +251,7 @@ public actor ContainerManager {
     return (path, handler.effectiveRuntimeRoot(name: handlerName))
   }
 
-  private func conmonPath() throws -> String {
+  func conmonPath() throws -> String {
     guard let path = ExecutableLookup.find(config.runtime.conmon.isEmpty ? "conmon" : config.runtime.conmon) else {
       throw ContainerError.runtimeFailed("conmon not found")
     }
@@ -247,70 +272,62 @@ public actor ContainerManager {
     return image.entrypoint + (spec.args.isEmpty ? image.cmd : spec.args)
   }
 
-  /// The uid and gid to run as: the pod's request, else the image's `User`,
-  /// names resolved in the container's own /etc/passwd and /etc/group.
-  static func user(spec: ContainerSpec, image: ContainerImage, rootfs: String) throws -> (UInt32, UInt32) {
-    let passwd = (try? String(contentsOfFile: "\(rootfs)/etc/passwd", encoding: .utf8)) ?? ""
-    let group = (try? String(contentsOfFile: "\(rootfs)/etc/group", encoding: .utf8)) ?? ""
-    func lookup(_ file: String, name: String) -> (UInt32, UInt32)? {
-      for line in file.split(separator: "\n") {
-        let fields = line.split(separator: ":", omittingEmptySubsequences: false)
-        if fields.count >= 4, fields[0] == name, let id = UInt32(fields[2]), let second = UInt32(fields[3]) {
-          return (id, second)
-        }
-        if fields.count >= 3, fields[0] == name, let id = UInt32(fields[2]) { return (id, id) }
-      }
+  /// The PID namespace a new container joins: the infra container's for a
+  /// pod that shares one, a target container's, its own, or the host's (nil).
+  private func pidNamespace(spec: ContainerSpec, sandbox: SandboxRecord) throws -> RuntimeSpec.Namespace? {
+    switch spec.security.pidMode ?? sandbox.spec.pidMode {
+    case .node:
       return nil
-    }
-    func uidAndGid(forUser user: String) throws -> (UInt32, UInt32) {
-      if let uid = UInt32(user) {
-        let entry = passwd.split(separator: "\n").first { $0.split(separator: ":", omittingEmptySubsequences: false).dropFirst(2).first == Substring(user) }
-        let gid = entry.flatMap { UInt32($0.split(separator: ":", omittingEmptySubsequences: false).dropFirst(3).first ?? "") } ?? 0
-        return (uid, gid)
+    case .container:
+      return .init(type: "pid")
+    case .pod:
+      if let infra = infraContainer(sandbox.id), infra.state == .running {
+        return .init(type: "pid", path: "/proc/\(infra.pid)/ns/pid")
       }
-      guard let found = lookup(passwd, name: user) else {
-        throw ContainerError.invalid("user \(user) is not in the image's /etc/passwd")
+      logger.warning(
+        "Pod shares its PID namespace but has no running infra container: the container gets its own",
+        metadata: ["sandbox": "\(sandbox.id)"])
+      return .init(type: "pid")
+    case .target:
+      guard let target = try find(spec.security.pidTargetID), target.sandboxID == sandbox.id,
+            target.state == .running
+      else {
+        throw ContainerError.invalid(
+          "PID namespace target \(spec.security.pidTargetID) is not a running container of pod \(sandbox.id)")
       }
-      return found
+      return .init(type: "pid", path: "/proc/\(target.pid)/ns/pid")
     }
-    var uid: UInt32 = 0
-    var gid: UInt32 = 0
-    if let runAsUser = spec.runAsUser {
-      (uid, gid) = try uidAndGid(forUser: String(runAsUser))
-    } else if !spec.runAsUsername.isEmpty {
-      (uid, gid) = try uidAndGid(forUser: spec.runAsUsername)
-    } else if !image.user.isEmpty {
-      let parts = image.user.split(separator: ":", maxSplits: 1).map(String.init)
-      (uid, gid) = try uidAndGid(forUser: parts[0])
-      if parts.count == 2 {
-        if let value = UInt32(parts[1]) { gid = value } else if let found = lookup(group, name: parts[1]) { gid = found.0 }
-      }
-    }
-    if let runAsGroup = spec.runAsGroup { gid = UInt32(runAsGroup) }
-    return (uid, gid)
   }
 
-  /// The capabilities this process may hand out (its bounding set), by name.
-  static let boundingSet: Set<String> = {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }),
-          let mask = UInt64(line.split(separator: "\t").last ?? "", radix: 16)
-    else { return [] }
-    let names = [
-      "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-      "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
-      "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-      "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
-      "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
-      "CHECKPOINT_RESTORE",
+  /// The mounts every container of the pod starts from.
+  static func baseMounts(sandbox: SandboxRecord) -> [RuntimeSpec.Mount] {
+    [
+      .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+      .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+      .init(destination: "/dev/pts", type: "devpts", source: "devpts",
+            options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+      .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+      .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+      .init(destination: "/dev/shm", type: "bind", source: sandbox.shmPath ?? "/dev/shm", options: ["rbind", "rw"]),
     ]
-    return Set(names.enumerated().filter { mask & (1 << UInt64($0.offset)) != 0 }.map(\.element))
-  }()
+  }
 
-  private func buildSpec(
-    sandbox: SandboxRecord, spec: ContainerSpec, image: ContainerImage, args: [String], uid: UInt32, gid: UInt32,
-    rootfs: String, id: String
-  ) -> RuntimeSpec {
+  /// The pod's pinned network, IPC and UTS namespaces.
+  static func podNamespaces(sandbox: SandboxRecord) -> [RuntimeSpec.Namespace] {
+    var namespaces: [RuntimeSpec.Namespace] = []
+    if let net = sandbox.pins.network { namespaces.append(.init(type: "network", path: net)) }
+    if let ipc = sandbox.pins.ipc { namespaces.append(.init(type: "ipc", path: ipc)) }
+    if let uts = sandbox.pins.uts { namespaces.append(.init(type: "uts", path: uts)) }
+    return namespaces
+  }
+
+  /// The OCI runtime spec of a container: its process, rootfs, mounts, the
+  /// pod's namespaces, cgroup resources, then its security context.
+  static func buildSpec(
+    config: CRIOConfiguration, sandbox: SandboxRecord, spec: ContainerSpec, image: ContainerImage, args: [String],
+    user: ContainerUser, rootfs: String, id: String, pidNamespace: RuntimeSpec.Namespace?,
+    bounding: Set<String> = Capabilities.boundingSet
+  ) throws -> (RuntimeSpec, SecurityContext.Notes) {
     var env: [String] = []
     var seen: [String: Int] = [:]
     for entry in ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] + image.env
@@ -319,35 +336,19 @@ public actor ContainerManager {
       let key = String(entry.split(separator: "=", maxSplits: 1).first ?? "")
       if let index = seen[key] { env[index] = entry } else { seen[key] = env.count; env.append(entry) }
     }
-    let capabilities = config.runtime.defaultCapabilities.map { $0.uppercased() }
-      .map { $0.hasPrefix("CAP_") ? String($0.dropFirst(4)) : $0 }
-      .filter { Self.boundingSet.contains($0) }.map { "CAP_\($0)" }
     let cwd = !spec.workingDir.isEmpty ? spec.workingDir : (image.workingDir.isEmpty ? "/" : image.workingDir)
-    var mounts: [RuntimeSpec.Mount] = [
-      .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
-      .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
-      .init(destination: "/dev/pts", type: "devpts", source: "devpts",
-            options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
-      .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
-      .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+    var mounts = baseMounts(sandbox: sandbox) + [
       .init(destination: "/etc/hostname", type: "bind", source: sandbox.hostnamePath, options: ["rbind", "ro"]),
       .init(destination: "/etc/hosts", type: "bind", source: sandbox.hostsPath, options: ["rbind", "rw"]),
       .init(destination: "/etc/resolv.conf", type: "bind", source: sandbox.resolvConfPath, options: ["rbind", "ro"]),
     ]
-    if let shm = sandbox.shmPath {
-      mounts.append(.init(destination: "/dev/shm", type: "bind", source: shm, options: ["rbind", "rw"]))
-    } else {
-      mounts.append(.init(destination: "/dev/shm", type: "bind", source: "/dev/shm", options: ["rbind", "rw"]))
-    }
     for mount in spec.mounts {
       mounts.append(.init(destination: mount.containerPath, type: "bind", source: mount.hostPath,
                           options: ["rbind", mount.readonly ? "ro" : "rw"]))
     }
     var namespaces: [RuntimeSpec.Namespace] = [.init(type: "mount")]
-    if sandbox.spec.pidMode != .node { namespaces.append(.init(type: "pid")) }
-    if let net = sandbox.pins.network { namespaces.append(.init(type: "network", path: net)) }
-    if let ipc = sandbox.pins.ipc { namespaces.append(.init(type: "ipc", path: ipc)) }
-    if let uts = sandbox.pins.uts { namespaces.append(.init(type: "uts", path: uts)) }
+    if let pidNamespace { namespaces.append(pidNamespace) }
+    namespaces += podNamespaces(sandbox: sandbox)
     var resources = RuntimeSpec.Resources()
     if spec.memoryLimit > 0 { resources.memory = .init(limit: spec.memoryLimit) }
     if spec.cpuShares > 0 || spec.cpuQuota > 0 || !spec.cpusetCpus.isEmpty {
@@ -359,20 +360,19 @@ public actor ContainerManager {
     let parent = sandbox.spec.cgroupParent.isEmpty ? "/crio" : sandbox.spec.cgroupParent
     var runtimeSpec = RuntimeSpec(
       process: .init(
-        terminal: spec.tty, user: .init(uid: uid, gid: gid), args: args, env: env, cwd: cwd,
-        capabilities: .init(capabilities), noNewPrivileges: false),
+        terminal: spec.tty, user: .init(uid: user.uid, gid: user.gid, additionalGids: user.additionalGids),
+        args: args, env: env, cwd: cwd, capabilities: nil, noNewPrivileges: false),
       root: .init(path: rootfs, readonly: spec.readonlyRootfs),
       hostname: sandbox.pins.uts == nil ? nil : sandbox.hostname,
       mounts: mounts,
       linux: .init(
-        namespaces: namespaces, cgroupsPath: "\(parent)/crio-\(id)", resources: resources,
-        maskedPaths: [
-          "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-          "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/dev/block",
-        ],
-        readonlyPaths: ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]))
+        namespaces: namespaces, cgroupsPath: "\(parent)/crio-\(id)", resources: resources, maskedPaths: nil,
+        readonlyPaths: nil))
     runtimeSpec.annotations = spec.annotations
-    return runtimeSpec
+    let notes = try SecurityContext.apply(
+      spec.security, oomScoreAdj: spec.oomScoreAdj, to: &runtimeSpec,
+      defaultCapabilities: config.runtime.defaultCapabilities, bounding: bounding)
+    return (runtimeSpec, notes)
   }
 }
 

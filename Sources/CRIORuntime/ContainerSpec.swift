@@ -39,13 +39,17 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
   public var cpuQuota: Int64
   public var cpuPeriod: Int64
   public var cpusetCpus: String
+  /// The CRI's `oom_score_adj` (limited to what the host allows when applied).
+  public var oomScoreAdj: Int64
+  public var security: ContainerSecurity
 
   public init(
     name: String, attempt: UInt32 = 0, command: [String] = [], args: [String] = [], workingDir: String = "",
     env: [String] = [], labels: [String: String] = [:], annotations: [String: String] = [:], logPath: String = "",
     tty: Bool = false, stdin: Bool = false, mounts: [Mount] = [], runAsUser: Int64? = nil, runAsGroup: Int64? = nil,
     runAsUsername: String = "", readonlyRootfs: Bool = false, memoryLimit: Int64 = 0, cpuShares: Int64 = 0,
-    cpuQuota: Int64 = 0, cpuPeriod: Int64 = 0, cpusetCpus: String = ""
+    cpuQuota: Int64 = 0, cpuPeriod: Int64 = 0, cpusetCpus: String = "", oomScoreAdj: Int64 = 0,
+    security: ContainerSecurity = ContainerSecurity()
   ) {
     self.name = name
     self.attempt = attempt
@@ -68,6 +72,43 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
     self.cpuQuota = cpuQuota
     self.cpuPeriod = cpuPeriod
     self.cpusetCpus = cpusetCpus
+    self.oomScoreAdj = oomScoreAdj
+    self.security = security
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case name, attempt, command, args, workingDir, env, labels, annotations, logPath, tty, stdin, mounts
+    case runAsUser, runAsGroup, runAsUsername, readonlyRootfs, memoryLimit, cpuShares, cpuQuota, cpuPeriod
+    case cpusetCpus, oomScoreAdj, security
+  }
+
+  /// Decodes records written by any earlier version: fields added later
+  /// take their defaults when absent.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    name = try c.decode(String.self, forKey: .name)
+    attempt = try c.decodeIfPresent(UInt32.self, forKey: .attempt) ?? 0
+    command = try c.decodeIfPresent([String].self, forKey: .command) ?? []
+    args = try c.decodeIfPresent([String].self, forKey: .args) ?? []
+    workingDir = try c.decodeIfPresent(String.self, forKey: .workingDir) ?? ""
+    env = try c.decodeIfPresent([String].self, forKey: .env) ?? []
+    labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+    annotations = try c.decodeIfPresent([String: String].self, forKey: .annotations) ?? [:]
+    logPath = try c.decodeIfPresent(String.self, forKey: .logPath) ?? ""
+    tty = try c.decodeIfPresent(Bool.self, forKey: .tty) ?? false
+    stdin = try c.decodeIfPresent(Bool.self, forKey: .stdin) ?? false
+    mounts = try c.decodeIfPresent([Mount].self, forKey: .mounts) ?? []
+    runAsUser = try c.decodeIfPresent(Int64.self, forKey: .runAsUser)
+    runAsGroup = try c.decodeIfPresent(Int64.self, forKey: .runAsGroup)
+    runAsUsername = try c.decodeIfPresent(String.self, forKey: .runAsUsername) ?? ""
+    readonlyRootfs = try c.decodeIfPresent(Bool.self, forKey: .readonlyRootfs) ?? false
+    memoryLimit = try c.decodeIfPresent(Int64.self, forKey: .memoryLimit) ?? 0
+    cpuShares = try c.decodeIfPresent(Int64.self, forKey: .cpuShares) ?? 0
+    cpuQuota = try c.decodeIfPresent(Int64.self, forKey: .cpuQuota) ?? 0
+    cpuPeriod = try c.decodeIfPresent(Int64.self, forKey: .cpuPeriod) ?? 0
+    cpusetCpus = try c.decodeIfPresent(String.self, forKey: .cpusetCpus) ?? ""
+    oomScoreAdj = try c.decodeIfPresent(Int64.self, forKey: .oomScoreAdj) ?? 0
+    security = try c.decodeIfPresent(ContainerSecurity.self, forKey: .security) ?? ContainerSecurity()
   }
 }
 
@@ -129,8 +170,41 @@ public struct ContainerRecord: Sendable, Equatable, Codable {
   public var layerDirectory: String
   public var uid: UInt32
   public var gid: UInt32
+  /// Supplementary groups, the primary group first.
+  public var additionalGids: [UInt32] = []
 
   public var rootfs: String { "\(layerDirectory)/merged" }
+}
+
+extension ContainerRecord {
+  enum CodingKeys: String, CodingKey {
+    case id, sandboxID, runtimeHandler, spec, image, state, createdAt, startedAt, finishedAt, exitCode, reason
+    case message, pid, logPath, bundle, layerDirectory, uid, gid, additionalGids
+  }
+
+  /// Decodes records written by any earlier version (later fields default).
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    id = try c.decode(String.self, forKey: .id)
+    sandboxID = try c.decode(String.self, forKey: .sandboxID)
+    runtimeHandler = try c.decodeIfPresent(String.self, forKey: .runtimeHandler) ?? ""
+    spec = try c.decode(ContainerSpec.self, forKey: .spec)
+    image = try c.decode(ContainerImage.self, forKey: .image)
+    state = try c.decode(State.self, forKey: .state)
+    createdAt = try c.decodeIfPresent(Int64.self, forKey: .createdAt) ?? 0
+    startedAt = try c.decodeIfPresent(Int64.self, forKey: .startedAt) ?? 0
+    finishedAt = try c.decodeIfPresent(Int64.self, forKey: .finishedAt) ?? 0
+    exitCode = try c.decodeIfPresent(Int32.self, forKey: .exitCode) ?? 0
+    reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
+    message = try c.decodeIfPresent(String.self, forKey: .message) ?? ""
+    pid = try c.decodeIfPresent(Int32.self, forKey: .pid) ?? 0
+    logPath = try c.decodeIfPresent(String.self, forKey: .logPath) ?? ""
+    bundle = try c.decode(String.self, forKey: .bundle)
+    layerDirectory = try c.decode(String.self, forKey: .layerDirectory)
+    uid = try c.decodeIfPresent(UInt32.self, forKey: .uid) ?? 0
+    gid = try c.decodeIfPresent(UInt32.self, forKey: .gid) ?? 0
+    additionalGids = try c.decodeIfPresent([UInt32].self, forKey: .additionalGids) ?? []
+  }
 }
 
 public enum ContainerError: Error, Equatable, CustomStringConvertible {

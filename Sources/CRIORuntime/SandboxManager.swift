@@ -56,6 +56,9 @@ public actor SandboxManager {
 
   public func run(_ spec: SandboxSpec) async throws -> SandboxRecord {
     try validate(spec)
+    for note in SecurityContext.unsupportedNotes(apparmor: spec.security.apparmorProfile, selinux: spec.security.selinuxLabel) {
+      logger.info("\(note)", metadata: ["sandbox": "\(spec.reservedName)"])
+    }
     if let existing = names[spec.reservedName] {
       throw SandboxError.nameInUse(name: spec.reservedName, id: existing)
     }

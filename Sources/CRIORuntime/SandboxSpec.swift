@@ -42,13 +42,14 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
   public var sysctls: [String: String]
   public var cgroupParent: String
   public var portMappings: [CNIAttachment.PortMapping]
+  public var security: SandboxSecurity
 
   public init(
     name: String, namespace: String, uid: String, attempt: UInt32 = 0, hostname: String = "",
     logDirectory: String = "", dns: DNS? = nil, labels: [String: String] = [:], annotations: [String: String] = [:],
     runtimeHandler: String = "", networkMode: NamespaceMode = .pod, pidMode: NamespaceMode = .container,
     ipcMode: NamespaceMode = .pod, sysctls: [String: String] = [:], cgroupParent: String = "",
-    portMappings: [CNIAttachment.PortMapping] = []
+    portMappings: [CNIAttachment.PortMapping] = [], security: SandboxSecurity = SandboxSecurity()
   ) {
     self.name = name
     self.namespace = namespace
@@ -66,11 +67,12 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
     self.sysctls = sysctls
     self.cgroupParent = cgroupParent
     self.portMappings = portMappings
+    self.security = security
   }
 
   enum CodingKeys: String, CodingKey {
     case name, namespace, uid, attempt, hostname, logDirectory, dns, labels, annotations, runtimeHandler
-    case networkMode, pidMode, ipcMode, sysctls, cgroupParent, portMappings
+    case networkMode, pidMode, ipcMode, sysctls, cgroupParent, portMappings, security
   }
 
   /// Decodes records written by any earlier version: fields added later
@@ -93,6 +95,7 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
     sysctls = try c.decodeIfPresent([String: String].self, forKey: .sysctls) ?? [:]
     cgroupParent = try c.decodeIfPresent(String.self, forKey: .cgroupParent) ?? ""
     portMappings = try c.decodeIfPresent([CNIAttachment.PortMapping].self, forKey: .portMappings) ?? []
+    security = try c.decodeIfPresent(SandboxSecurity.self, forKey: .security) ?? SandboxSecurity()
   }
 
   /// The name that must be unique among sandboxes: CRI-O's

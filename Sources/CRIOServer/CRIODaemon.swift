@@ -81,7 +81,7 @@ public struct CRIODaemon: Sendable {
       services: [
         RuntimeService(
           config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
-          sandboxes: sandboxes, containers: containers, images: puller.store, streaming: streaming),
+          sandboxes: sandboxes, containers: containers, images: puller.store, streaming: streaming, puller: puller),
         ImageService(puller: puller, containers: containers, pinned: PinnedImages([config.image.pauseImage] + config.image.pinnedImages)),
       ],
       interceptors: [CRIErrorInterceptor(logger: logger)])

@@ -27,7 +27,8 @@ extension RuntimeService {
       runAsGroup: security.hasRunAsGroup ? security.runAsGroup.value : nil, runAsUsername: security.runAsUsername,
       readonlyRootfs: security.readonlyRootfs, memoryLimit: config.linux.resources.memoryLimitInBytes,
       cpuShares: config.linux.resources.cpuShares, cpuQuota: config.linux.resources.cpuQuota,
-      cpuPeriod: config.linux.resources.cpuPeriod, cpusetCpus: config.linux.resources.cpusetCpus)
+      cpuPeriod: config.linux.resources.cpuPeriod, cpusetCpus: config.linux.resources.cpusetCpus,
+      oomScoreAdj: config.linux.resources.oomScoreAdj, security: try Self.security(from: security))
     spec.stdinOnce = config.stdinOnce
     let record = try await containers.create(sandbox: sandbox, spec: spec, image: image)
     var response = Runtime_V1_CreateContainerResponse()
@@ -92,6 +93,7 @@ extension RuntimeService {
     }
     status.user.linux.uid = Int64(record.uid)
     status.user.linux.gid = Int64(record.gid)
+    status.user.linux.supplementalGroups = record.additionalGids.map(Int64.init)
     var response = Runtime_V1_ContainerStatusResponse()
     response.status = status
     if request.verbose {
@@ -149,6 +151,51 @@ extension RuntimeService {
     response.stderr = result.stderr
     response.exitCode = result.exitCode
     return response
+  }
+
+  /// The CRI's container security context in crio's terms.
+  static func security(from context: Runtime_V1_LinuxContainerSecurityContext) throws -> ContainerSecurity {
+    var security = ContainerSecurity(
+      privileged: context.privileged, addCapabilities: context.capabilities.addCapabilities,
+      dropCapabilities: context.capabilities.dropCapabilities, noNewPrivileges: context.noNewPrivs,
+      maskedPaths: context.maskedPaths, readonlyPaths: context.readonlyPaths,
+      supplementalGroups: context.supplementalGroups,
+      supplementalGroupsPolicy: context.supplementalGroupsPolicy == .strict ? .strict : .merge,
+      seccomp: try seccompProfile(context.hasSeccomp ? context.seccomp : nil, path: context.seccompProfilePath),
+      apparmorProfile: apparmorProfile(context.hasApparmor ? context.apparmor : nil, name: context.apparmorProfile),
+      selinuxLabel: context.hasSelinuxOptions ? selinuxLabel(context.selinuxOptions) : "")
+    if context.hasNamespaceOptions {
+      security.pidMode = mode(context.namespaceOptions.pid)
+      security.pidTargetID = context.namespaceOptions.targetID
+    }
+    return security
+  }
+
+  /// A seccomp request: the `seccomp` message when set, else the deprecated path string.
+  static func seccompProfile(_ profile: Runtime_V1_SecurityProfile?, path: String) throws -> SecurityProfile? {
+    guard let profile else { return try SecurityProfile.parse(path: path) }
+    switch profile.profileType {
+    case .runtimeDefault: return .runtimeDefault
+    case .unconfined: return .unconfined
+    case .localhost: return try SecurityProfile.localhost(ref: profile.localhostRef)
+    case .UNRECOGNIZED(let value): throw CRIError.invalidArgument("unknown seccomp profile type \(value)")
+    }
+  }
+
+  /// An AppArmor request, as a name for the log ("" when none).
+  static func apparmorProfile(_ profile: Runtime_V1_SecurityProfile?, name: String) -> String {
+    guard let profile else { return name }
+    switch profile.profileType {
+    case .runtimeDefault: return "runtime/default"
+    case .unconfined: return "unconfined"
+    case .localhost: return "localhost/\(profile.localhostRef)"
+    case .UNRECOGNIZED(let value): return "unknown(\(value))"
+    }
+  }
+
+  static func selinuxLabel(_ options: Runtime_V1_SELinuxOption) -> String {
+    [options.user, options.role, options.type, options.level].contains { !$0.isEmpty }
+      ? "\(options.user):\(options.role):\(options.type):\(options.level)" : ""
   }
 
   static func criState(_ state: ContainerRecord.State) -> Runtime_V1_ContainerState {

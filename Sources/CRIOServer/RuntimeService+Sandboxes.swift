@@ -10,7 +10,19 @@ extension RuntimeService {
     request: Runtime_V1_RunPodSandboxRequest,
     context: ServerContext
   ) async throws -> Runtime_V1_RunPodSandboxResponse {
-    let record = try await sandboxes.run(Self.spec(from: request.config, handler: request.runtimeHandler))
+    let spec = try Self.spec(from: request.config, handler: request.runtimeHandler)
+    // The pause image is there before anything of the pod is made.
+    let pause = containers.needsInfraContainer(spec) ? try await pauseImage() : nil
+    let record = try await sandboxes.run(spec)
+    if let pause {
+      do {
+        _ = try await containers.startInfra(sandbox: record, image: pause)
+      } catch {
+        await containers.removeInfra(record.id)
+        try? await sandboxes.remove(record.id)
+        throw error
+      }
+    }
     var response = Runtime_V1_RunPodSandboxResponse()
     response.podSandboxID = record.id
     return response
@@ -26,6 +38,7 @@ extension RuntimeService {
       for container in await containers.inSandbox(sandbox.id) {
         try await containers.stop(container.id, timeout: 0)
       }
+      await containers.stopInfra(sandbox.id)
     }
     try await sandboxes.stop(request.podSandboxID)
     return Runtime_V1_StopPodSandboxResponse()
@@ -41,6 +54,8 @@ extension RuntimeService {
         try await containers.remove(container.id)
       }
     }
+    // Also for a sandbox whose record is gone: its infra container's record may remain.
+    await containers.removeInfra(try await sandboxes.find(request.podSandboxID)?.id ?? request.podSandboxID)
     try await sandboxes.remove(request.podSandboxID)
     return Runtime_V1_RemovePodSandboxResponse()
   }
@@ -55,7 +70,8 @@ extension RuntimeService {
     var status = Runtime_V1_PodSandboxStatus()
     status.id = record.id
     status.metadata = Self.metadata(record.spec)
-    status.state = record.state == .ready ? .sandboxReady : .sandboxNotready
+    let infra = await containers.infraContainer(record.id)
+    status.state = Self.isReady(record, infra: infra) ? .sandboxReady : .sandboxNotready
     status.createdAt = record.createdAt
     status.network = Runtime_V1_PodSandboxNetworkStatus()
     if let primary = record.ips.first {
@@ -75,12 +91,15 @@ extension RuntimeService {
     var response = Runtime_V1_PodSandboxStatusResponse()
     response.status = status
     if request.verbose {
-      let info: [String: Any] = [
+      var info: [String: Any] = [
         "hostname": record.hostname, "runDirectory": record.runDirectory,
         "namespaces": ["network": record.pins.network ?? "host", "ipc": record.pins.ipc ?? "host",
                        "uts": record.pins.uts ?? "host"],
         "shm": record.shmPath ?? "/dev/shm", "cgroupParent": record.spec.cgroupParent,
       ]
+      if let infra {
+        info["infraContainer"] = ["id": infra.id, "pid": infra.pid, "state": infra.state.rawValue]
+      }
       let data = (try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])) ?? Data()
       response.info["info"] = String(decoding: data, as: UTF8.self)
     }
@@ -96,13 +115,17 @@ extension RuntimeService {
     for record in await sandboxes.list() {
       if let filter {
         if !filter.id.isEmpty && !record.id.hasPrefix(filter.id) { continue }
-        if filter.hasState && (filter.state.state == .sandboxReady) != (record.state == .ready) { continue }
+        if filter.hasState,
+           (filter.state.state == .sandboxReady) != Self.isReady(record, infra: await containers.infraContainer(record.id))
+        {
+          continue
+        }
         if !filter.labelSelector.allSatisfy({ record.spec.labels[$0.key] == $0.value }) { continue }
       }
       var item = Runtime_V1_PodSandbox()
       item.id = record.id
       item.metadata = Self.metadata(record.spec)
-      item.state = record.state == .ready ? .sandboxReady : .sandboxNotready
+      item.state = Self.isReady(record, infra: await containers.infraContainer(record.id)) ? .sandboxReady : .sandboxNotready
       item.createdAt = record.createdAt
       item.labels = record.spec.labels
       item.annotations = record.spec.annotations
@@ -112,8 +135,26 @@ extension RuntimeService {
     return response
   }
 
-  static func spec(from config: Runtime_V1_PodSandboxConfig, handler: String) -> SandboxSpec {
+  /// A pod is ready while its namespaces are, and its infra container (if it has one) runs.
+  static func isReady(_ record: SandboxRecord, infra: ContainerRecord?) -> Bool {
+    record.state == .ready && (infra.map { $0.state == .running } ?? true)
+  }
+
+  /// The pause image, pulled (through registries.conf, without credentials) when the store lacks it.
+  func pauseImage() async throws -> ContainerImage {
+    let name = config.image.pauseImage
+    if await images.lookup(name) == nil {
+      guard let puller else {
+        throw CRIError.failedPrecondition("the pause image \(name) is not in the image store")
+      }
+      _ = try await puller.pull(name)
+    }
+    return try await resolveImage(name)
+  }
+
+  static func spec(from config: Runtime_V1_PodSandboxConfig, handler: String) throws -> SandboxSpec {
     let options = config.linux.securityContext.namespaceOptions
+    let context = config.linux.securityContext
     var dns: SandboxSpec.DNS?
     if config.hasDnsConfig {
       dns = SandboxSpec.DNS(
@@ -131,7 +172,14 @@ extension RuntimeService {
         CNIAttachment.PortMapping(
           hostPort: Int($0.hostPort), containerPort: Int($0.containerPort),
           protocol: $0.protocol == .udp ? "udp" : $0.protocol == .sctp ? "sctp" : "tcp", hostIP: $0.hostIp)
-      })
+      },
+      security: SandboxSecurity(
+        privileged: context.privileged,
+        seccomp: try seccompProfile(context.hasSeccomp ? context.seccomp : nil, path: context.seccompProfilePath),
+        runAsUser: context.hasRunAsUser ? context.runAsUser.value : nil,
+        runAsGroup: context.hasRunAsGroup ? context.runAsGroup.value : nil,
+        apparmorProfile: apparmorProfile(context.hasApparmor ? context.apparmor : nil, name: ""),
+        selinuxLabel: context.hasSelinuxOptions ? selinuxLabel(context.selinuxOptions) : ""))
   }
 
   static func mode(_ mode: Runtime_V1_NamespaceMode) -> SandboxSpec.NamespaceMode {

@@ -16,10 +16,12 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
   let containers: ContainerManager
   let images: ImageStore
   let streaming: StreamingServer
+  /// Pulls the pause image for pods that need an infra container.
+  let puller: ImagePuller?
 
   public init(
     config: CRIOConfiguration, runtimeHealth: RuntimeHealth, networkHealth: NetworkHealth, sandboxes: SandboxManager,
-    containers: ContainerManager, images: ImageStore, streaming: StreamingServer
+    containers: ContainerManager, images: ImageStore, streaming: StreamingServer, puller: ImagePuller? = nil
   ) {
     self.streaming = streaming
     self.config = config
@@ -28,6 +30,7 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     self.sandboxes = sandboxes
     self.containers = containers
     self.images = images
+    self.puller = puller
   }
 
   public func version(
@@ -62,6 +65,7 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
       return handler
     }
     response.features = Runtime_V1_RuntimeFeatures()
+    response.features.supplementalGroupsPolicy = true
     if request.verbose {
       response.info["config"] = ConfigRenderer.json(config)
     }

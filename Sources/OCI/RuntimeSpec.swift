@@ -25,6 +25,7 @@ public struct RuntimeSpec: Sendable, Codable, Equatable {
     public var capabilities: Capabilities?
     public var noNewPrivileges: Bool
     public var rlimits: [Rlimit]?
+    public var oomScoreAdj: Int?
 
     public init(terminal: Bool, user: User, args: [String], env: [String], cwd: String,
                 capabilities: Capabilities?, noNewPrivileges: Bool) {
@@ -98,6 +99,8 @@ public struct RuntimeSpec: Sendable, Codable, Equatable {
     public var resources: Resources?
     public var maskedPaths: [String]?
     public var readonlyPaths: [String]?
+    public var devices: [Device]?
+    public var seccomp: Seccomp?
 
     public init(namespaces: [Namespace], cgroupsPath: String?, resources: Resources?, maskedPaths: [String]?,
                 readonlyPaths: [String]?) {
@@ -123,11 +126,101 @@ public struct RuntimeSpec: Sendable, Codable, Equatable {
     public var memory: Memory?
     public var cpu: CPU?
     public var pids: Pids?
+    /// Device cgroup rules, applied in order (the runtime appends its default allowed devices).
+    public var devices: [DeviceRule]?
 
-    public init(memory: Memory? = nil, cpu: CPU? = nil, pids: Pids? = nil) {
+    public init(memory: Memory? = nil, cpu: CPU? = nil, pids: Pids? = nil, devices: [DeviceRule]? = nil) {
       self.memory = memory
       self.cpu = cpu
       self.pids = pids
+      self.devices = devices
+    }
+  }
+
+  /// A device node the runtime creates in the container's /dev.
+  public struct Device: Sendable, Codable, Equatable {
+    public var path: String
+    /// `c`, `b`, `u` or `p`.
+    public var type: String
+    public var major: Int64
+    public var minor: Int64
+    public var fileMode: UInt32?
+    public var uid: UInt32?
+    public var gid: UInt32?
+
+    public init(path: String, type: String, major: Int64, minor: Int64, fileMode: UInt32?, uid: UInt32?, gid: UInt32?) {
+      self.path = path
+      self.type = type
+      self.major = major
+      self.minor = minor
+      self.fileMode = fileMode
+      self.uid = uid
+      self.gid = gid
+    }
+  }
+
+  /// A device cgroup rule; nil type, major or minor mean "all".
+  public struct DeviceRule: Sendable, Codable, Equatable {
+    public var allow: Bool
+    public var type: String?
+    public var major: Int64?
+    public var minor: Int64?
+    public var access: String?
+
+    public init(allow: Bool, type: String? = nil, major: Int64? = nil, minor: Int64? = nil, access: String? = nil) {
+      self.allow = allow
+      self.type = type
+      self.major = major
+      self.minor = minor
+      self.access = access
+    }
+  }
+
+  /// A seccomp filter, in the runtime spec's form (`SCMP_ACT_*`, `SCMP_ARCH_*`, `SCMP_CMP_*` names).
+  public struct Seccomp: Sendable, Codable, Equatable {
+    public var defaultAction: String
+    public var defaultErrnoRet: UInt32?
+    public var architectures: [String]?
+    public var flags: [String]?
+    public var syscalls: [Syscall]?
+
+    public init(
+      defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil, flags: [String]? = nil,
+      syscalls: [Syscall]? = nil
+    ) {
+      self.defaultAction = defaultAction
+      self.defaultErrnoRet = defaultErrnoRet
+      self.architectures = architectures
+      self.flags = flags
+      self.syscalls = syscalls
+    }
+  }
+
+  public struct Syscall: Sendable, Codable, Equatable {
+    public var names: [String]
+    public var action: String
+    public var errnoRet: UInt32?
+    public var args: [SyscallArg]?
+
+    public init(names: [String], action: String, errnoRet: UInt32? = nil, args: [SyscallArg]? = nil) {
+      self.names = names
+      self.action = action
+      self.errnoRet = errnoRet
+      self.args = args
+    }
+  }
+
+  public struct SyscallArg: Sendable, Codable, Equatable {
+    public var index: UInt32
+    public var value: UInt64
+    public var valueTwo: UInt64?
+    public var op: String
+
+    public init(index: UInt32, value: UInt64, valueTwo: UInt64? = nil, op: String) {
+      self.index = index
+      self.value = value
+      self.valueTwo = valueTwo
+      self.op = op
     }
   }
 

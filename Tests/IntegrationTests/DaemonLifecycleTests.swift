@@ -98,10 +98,10 @@ import Testing
     try requireHostTools()
     let dir = try DaemonDirectory()
     try "[crio.runtime]\nselinux = true\n".write(toFile: "\(dir.configDir)/10-extra.conf", atomically: true, encoding: .utf8)
-    let daemon = try await DaemonProcess.started(in: dir, extraArguments: ["--pause-image", "example/pause:1"])
+    let daemon = try await DaemonProcess.started(in: dir, extraArguments: ["--signature-policy", "/tmp/policy.json"])
     let log = daemon.log
     #expect(log.contains("unknown or unsupported option [crio.runtime] selinux ignored"))
-    #expect(log.contains("Option [crio.image] pause_image is accepted but not honoured yet"))
+    #expect(log.contains("Option [crio.image] signature_policy is accepted but not honoured yet"))
     #expect(try await daemon.stop() == 0)
   }
 

@@ -78,7 +78,7 @@ long long crio_fs_type(const char *path);
 
 /* Starts `path` with `argv` and `envp` (NULL-terminated), with `fds[i]`
  * given to the child as descriptor 3 + i, stdin/stdout/stderr on /dev/null,
- * in a new session. Returns the child's pid, or -errno. */
+ * in a new session, and no other descriptor. Returns the child's pid, or -errno. */
 int crio_spawn_with_fds(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds);
 
 /* Mounts an overlay at `target` with `lowerdirs` (colon-separated, top first),
