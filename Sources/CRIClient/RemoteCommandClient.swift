@@ -46,9 +46,12 @@ public enum RemoteCommandClient {
     }
   }
 
-  /// The exit code a `metav1.Status` (v4+) error channel reports.
+  /// The exit code a `metav1.Status` (v4+) error channel reports. v4 and v5
+  /// always send one: a connection that ends without it is an error.
   static func exitCode(fromStatus data: Data) throws -> Int32 {
-    guard !data.isEmpty else { return 0 }
+    guard !data.isEmpty else {
+      throw StreamClientError.protocolError("the connection ended before the server reported how the command ended")
+    }
     guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
       throw StreamClientError.remote(String(decoding: data, as: UTF8.self))
     }

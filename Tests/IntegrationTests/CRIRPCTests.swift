@@ -131,11 +131,11 @@ import Testing
     let dir = try DaemonDirectory()
     let daemon = try await DaemonProcess.started(in: dir)
     try await CRIConnection.with(dir.endpoint) { connection in
-      let exec = await #expect(throws: RPCError.self) {
-        try await connection.runtime.exec(Runtime_V1_ExecRequest(), options: connection.options)
+      let checkpoint = await #expect(throws: RPCError.self) {
+        try await connection.runtime.checkpointContainer(Runtime_V1_CheckpointContainerRequest(), options: connection.options)
       }
-      #expect(exec?.code == .unimplemented)
-      #expect(exec?.message == "Exec is not implemented yet by crio")
+      #expect(checkpoint?.code == .unimplemented)
+      #expect(checkpoint?.message == "CheckpointContainer is not implemented yet by crio")
 
       let images = await #expect(throws: RPCError.self) {
         try await connection.runtime.containerStats(Runtime_V1_ContainerStatsRequest(), options: connection.options)

@@ -218,16 +218,16 @@ import Testing
     let f = try await Fixture()
     let (pod, id) = try await runningContainer(f, name: "tokens", command: ["sleep", "3600"])
     let url = try await Self.url(f, exec: id, ["true"])
-    #expect(try await RemoteCommandClient.run(url: url, transport: .spdy, io: RemoteCommandIO(stdout: Sink().write)) == 0)
+    #expect(try await RemoteCommandClient.run(url: url, transport: .spdy, io: RemoteCommandIO(stdout: Sink().write, stderr: Sink().write)) == 0)
     for transport in StreamTransport.allCases {
       let reused = await #expect(throws: StreamClientError.self) {
-        try await RemoteCommandClient.run(url: url, transport: transport, io: RemoteCommandIO(stdout: Sink().write))
+        try await RemoteCommandClient.run(url: url, transport: transport, io: RemoteCommandIO(stdout: Sink().write, stderr: Sink().write))
       }
       #expect(reused != nil)
     }
     let forged = url.replacingOccurrences(of: "/exec/", with: "/exec/x")
     let refused = await #expect(throws: StreamClientError.self) {
-      try await RemoteCommandClient.run(url: forged, transport: .spdy, io: RemoteCommandIO(stdout: Sink().write))
+      try await RemoteCommandClient.run(url: forged, transport: .spdy, io: RemoteCommandIO(stdout: Sink().write, stderr: Sink().write))
     }
     #expect("\(String(describing: refused))".contains("404"), "\(String(describing: refused))")
 
@@ -235,7 +235,7 @@ import Testing
     for (transport, marker) in [(StreamTransport.spdy, "1001"), (.websocket, "1002")] {
       let sleeper = try await Self.url(f, exec: id, ["sleep", marker])
       let session = Task {
-        try await RemoteCommandClient.run(url: sleeper, transport: transport, io: RemoteCommandIO(stdout: Sink().write))
+        try await RemoteCommandClient.run(url: sleeper, transport: transport, io: RemoteCommandIO(stdout: Sink().write, stderr: Sink().write))
       }
       var seen = false
       for _ in 0..<100 where !seen {
@@ -264,11 +264,12 @@ import Testing
     let session = Task {
       try await RemoteCommandClient.run(
         url: url, transport: transport,
-        io: RemoteCommandIO(stdout: { chunk in
-          received.withLockedValue { $0 += chunk.readableBytes }
-          // A reader that stops: it never returns from its first read.
-          try? await Task.sleep(for: .seconds(3600))
-        }))
+        io: RemoteCommandIO(
+          stdout: { chunk in
+            received.withLockedValue { $0 += chunk.readableBytes }
+            // A reader that stops: it never returns from its first read.
+            try? await Task.sleep(for: .seconds(3600))
+          }, stderr: Sink().write))
     }
     try await Task.sleep(for: .seconds(1))
     // The daemon and the container still answer while the writer is stuck.
