@@ -57,6 +57,8 @@ public struct AttachEndpoint: Sendable {
   public let controlFifo: String
   public let tty: Bool
   public let stdin: Bool
+  /// The container's stdin closes when the first client's stdin ends.
+  public let stdinOnce: Bool
 
   /// Asks conmon to resize the container's terminal.
   public func resize(width: UInt16, height: UInt16) {
@@ -138,7 +140,7 @@ extension ContainerManager {
     }
     return AttachEndpoint(
       containerID: record.id, directory: record.bundle, socketName: "attach", controlFifo: "\(record.bundle)/ctl",
-      tty: record.spec.tty, stdin: record.spec.stdin)
+      tty: record.spec.tty, stdin: record.spec.stdin, stdinOnce: record.spec.stdinOnce ?? false)
   }
 }
 

@@ -90,9 +90,15 @@ enum RemoteCommandRunner {
           tasks.addTask {
             do {
               for try await chunk in stdin { try await outbound.write(chunk) }
-            } catch {}
-            // Detaching stdin half-closes the socket; conmon closes the
-            // container's stdin only when it was started with stdin_once.
+            } catch {
+              return true  // the client is gone
+            }
+            // As CRI-O: without a tty, the end of the client's stdin detaches
+            // it, unless the container's stdin closes with it (stdin_once):
+            // then the socket is half-closed, conmon closes the container's
+            // stdin, and the output is followed to its end (as with a tty).
+            if endpoint.tty { return false }
+            guard endpoint.stdinOnce else { return true }
             outbound.finish()
             return false
           }

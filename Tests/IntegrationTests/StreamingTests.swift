@@ -150,9 +150,15 @@ import Testing
       typing.yield(ByteBuffer(string: "echo attached-\(round)\n"))
       for _ in 0..<200 where !out.text.contains("attached-\(round)") { try await Task.sleep(for: .milliseconds(25)) }
       #expect(out.text.contains("attached-\(round)"), "\(out.text)")
-      // Detach: the client goes away, the container stays.
-      session.cancel()
-      _ = try? await session.value
+      if round == 1 {
+        // Detach by leaving: the client goes away, the container stays.
+        session.cancel()
+        _ = try? await session.value
+      } else {
+        // Detach by ending stdin (no stdin_once): the session ends cleanly.
+        typing.finish()
+        #expect(try await session.value == 0)
+      }
       try await Task.sleep(for: .milliseconds(200))
       #expect(try await f.status(id).state == .containerRunning)
     }
@@ -289,8 +295,8 @@ import Testing
     try await tearDown(f, pod: pod.0)
   }
 
-  /// A plain HTTP/1.0 GET to 127.0.0.1:`port`, read to the end.
-  static func httpGet(port: Int) async throws -> String {
+  /// A plain HTTP/1.0 GET to `host`:`port`, read to the end.
+  static func httpGet(port: Int, host: String = "127.0.0.1") async throws -> String {
     try await withCheckedThrowingContinuation { continuation in
       DispatchQueue.global().async {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -301,7 +307,7 @@ import Testing
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         let connected = withUnsafePointer(to: &address) {
           $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
