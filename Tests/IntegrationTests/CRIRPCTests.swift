@@ -56,6 +56,16 @@ import Testing
       """
     try conflist.write(toFile: "\(dir.cniDir)/10-test.conflist", atomically: true, encoding: .utf8)
     #expect(try condition("NetworkReady", try await status()).status == true)
+    // Emptied: not ready again. A broken file is skipped, and named.
+    try FileManager.default.removeItem(atPath: "\(dir.cniDir)/10-test.conflist")
+    #expect(try condition("NetworkReady", try await status()).status == false)
+    try "{not json".write(toFile: "\(dir.cniDir)/05-broken.conflist", atomically: true, encoding: .utf8)
+    let broken = try condition("NetworkReady", try await status())
+    #expect(broken.status == false)
+    #expect(broken.message.contains("05-broken.conflist"), "\(broken.message)")
+    // Refilled: ready, the broken file still skipped.
+    try conflist.write(toFile: "\(dir.cniDir)/10-test.conflist", atomically: true, encoding: .utf8)
+    #expect(try condition("NetworkReady", try await status()).status == true)
     #expect(try await daemon.stop() == 0)
   }
 

@@ -1,6 +1,7 @@
 import CRIAPI
 import CRIClient
 import Foundation
+import Glibc
 import Testing
 
 /// The streaming server over TLS (`stream_enable_tls`), with and without a
@@ -55,6 +56,32 @@ import Testing
 
   func curl(_ arguments: [String]) throws -> (status: Int32, output: String) {
     try runCommand("/usr/bin/curl", ["-s", "-S", "--max-time", "10"] + arguments)
+  }
+
+  @Test func idleConnectionsAreClosed() async throws {
+    let fixture = try await SandboxFixture(extraArguments: ["--stream-idle-timeout", "1s"])
+    let (pod, url) = try await portForwardURL(fixture)
+    let target = try StreamURL(url)
+    // A client that connects and says nothing is hung up on (well before
+    // the 20 s this test waits at most).
+    let ended = try await Task.detached { () throws -> Bool in
+      let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      defer { close(fd) }
+      var timeout = timeval(tv_sec: 20, tv_usec: 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+      var address = sockaddr_in()
+      address.sin_family = sa_family_t(AF_INET)
+      address.sin_port = in_port_t(UInt16(target.port).bigEndian)
+      address.sin_addr.s_addr = inet_addr(target.host)
+      let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      }
+      guard connected == 0 else { throw HarnessError("cannot connect to \(url)") }
+      var byte: UInt8 = 0
+      return read(fd, &byte, 1) == 0
+    }.value
+    #expect(ended, "the server closed the idle connection")
+    try await shutDown(fixture, pod: pod)
   }
 
   @Test func servesHTTPSAndCanRequireClientCertificates() async throws {

@@ -55,7 +55,7 @@ import Testing
     return (code, out.text, err.text)
   }
 
-  func runningContainer(_ f: Fixture, name: String, command: [String], stdin: Bool = false) async throws
+  func runningContainer(_ f: Fixture, name: String, command: [String], stdin: Bool = false, tty: Bool = false) async throws
     -> (pod: (String, Runtime_V1_PodSandboxConfig), id: String)
   {
     let pod = try await f.runPod(name)
@@ -67,6 +67,7 @@ import Testing
       request.config.image.image = "registry.test/test/busybox:1"
       request.config.command = command
       request.config.stdin = stdin
+      request.config.tty = tty
       request.config.logPath = "\(name).log"
       return try await $0.runtime.createContainer(request, options: $0.options).containerID
     }
@@ -162,6 +163,37 @@ import Testing
       try await Task.sleep(for: .milliseconds(200))
       #expect(try await f.status(id).state == .containerRunning)
     }
+    try await tearDown(f, pod: pod.0)
+  }
+
+  @Test(arguments: StreamTransport.allCases)
+  func attachToATerminalFollowsResizes(transport: StreamTransport) async throws {
+    let f = try await Fixture()
+    let (pod, id) = try await runningContainer(f, name: "tty-\(transport)", command: ["sh"], stdin: true, tty: true)
+    let url = try await f.call {
+      var request = Runtime_V1_AttachRequest()
+      request.containerID = id
+      request.stdin = true
+      request.stdout = true
+      request.tty = true
+      return try await $0.runtime.attach(request, options: $0.options).url
+    }
+    let out = Sink()
+    let (input, typing) = AsyncStream.makeStream(of: ByteBuffer.self)
+    let (sizes, resizing) = AsyncStream.makeStream(of: StreamTerminalSize.self)
+    let session = Task {
+      try await RemoteCommandClient.run(
+        url: url, transport: transport, io: RemoteCommandIO(stdin: input, stdout: out.write, resize: sizes, tty: true))
+    }
+    resizing.yield(StreamTerminalSize(width: 132, height: 43))
+    // conmon applies the size through the ctl fifo; the shell reads it.
+    typing.yield(ByteBuffer(string: "for i in $(seq 50); do s=$(stty size); [ \"$s\" = '43 132' ] && break; sleep 0.1; done; echo \"size=$s\"\n"))
+    for _ in 0..<300 where !out.text.contains("size=43 132") { try await Task.sleep(for: .milliseconds(25)) }
+    #expect(out.text.contains("size=43 132"), "\(out.text)")
+    session.cancel()
+    _ = try? await session.value
+    try await Task.sleep(for: .milliseconds(200))
+    #expect(try await f.status(id).state == .containerRunning, "detaching leaves the container running")
     try await tearDown(f, pod: pod.0)
   }
 
