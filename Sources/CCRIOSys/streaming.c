@@ -34,6 +34,14 @@ int crio_openpty(int *master, int *slave) {
         close(m);
         return -err;
     }
+    /* Raw: this terminal only relays bytes to the runtime, whose own
+     * terminal in the container does the line discipline. Translating or
+     * echoing here too would double CRs and echo early input. */
+    struct termios attrs;
+    if (tcgetattr(s, &attrs) == 0) {
+        cfmakeraw(&attrs);
+        tcsetattr(s, TCSANOW, &attrs);
+    }
     *master = m;
     *slave = s;
     return 0;

@@ -5,7 +5,7 @@
  * given stdio, and sockets connected from inside a network namespace.
  * Every function returns -errno on failure. */
 
-/* Opens a pseudo-terminal pair, both ends close-on-exec. */
+/* Opens a pseudo-terminal pair in raw mode, both ends close-on-exec. */
 int crio_openpty(int *master, int *slave);
 
 /* Sets the window size of the terminal `fd`. */
