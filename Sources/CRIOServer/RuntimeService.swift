@@ -18,11 +18,15 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
   let streaming: StreamingServer
   /// Pulls the pause image for pods that need an infra container.
   let puller: ImagePuller?
+  /// Samples container and pod usage (stats and metrics).
+  let stats: ContainerStatsCollector
 
   public init(
     config: CRIOConfiguration, runtimeHealth: RuntimeHealth, networkHealth: NetworkHealth, sandboxes: SandboxManager,
-    containers: ContainerManager, images: ImageStore, streaming: StreamingServer, puller: ImagePuller? = nil
+    containers: ContainerManager, images: ImageStore, streaming: StreamingServer, puller: ImagePuller? = nil,
+    stats: ContainerStatsCollector? = nil
   ) {
+    self.stats = stats ?? ContainerStatsCollector(layersDirectory: containers.writableLayersDirectory)
     self.streaming = streaming
     self.config = config
     self.runtimeHealth = runtimeHealth

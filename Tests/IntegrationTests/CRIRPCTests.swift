@@ -137,11 +137,11 @@ import Testing
       #expect(exec?.code == .unimplemented)
       #expect(exec?.message == "Exec is not implemented yet by crio")
 
-      let images = await #expect(throws: RPCError.self) {
-        try await connection.runtime.containerStats(Runtime_V1_ContainerStatsRequest(), options: connection.options)
+      let checkpoint = await #expect(throws: RPCError.self) {
+        try await connection.runtime.checkpointContainer(Runtime_V1_CheckpointContainerRequest(), options: connection.options)
       }
-      #expect(images?.code == .unimplemented)
-      #expect(images?.message.contains("ContainerStats") == true)
+      #expect(checkpoint?.code == .unimplemented)
+      #expect(checkpoint?.message.contains("CheckpointContainer") == true)
 
       // A server-streaming RPC is mapped the same way.
       let events = await #expect(throws: RPCError.self) {
