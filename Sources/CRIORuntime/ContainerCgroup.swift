@@ -13,6 +13,8 @@ extension ContainerManager {
 }
 
 extension ContainerManager {
+  /// Where conmon writes `<id>` when a container exits (for `ExitWatcher`).
+  public nonisolated var exitsDirectory: String { exitDirectory }
   /// Where the containers' overlay layers live.
   public nonisolated var writableLayersDirectory: String { layersDirectory }
 }

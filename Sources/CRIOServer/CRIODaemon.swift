@@ -76,23 +76,33 @@ public struct CRIODaemon: Sendable {
       listeningSocketDescriptor: Int(listener),
       transportSecurity: .plaintext,
       config: .defaults { $0.rpc.maxRequestPayloadSize = config.api.grpcMaxRecvMsgSize })
+    let runtimeService = RuntimeService(
+      config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
+      sandboxes: sandboxes, containers: containers, images: puller.store, streaming: streaming, puller: puller)
+    let events = runtimeService.events
+    let exitWatcher = try startExitWatcher(containers: containers, events: events)
+    defer {
+      exitWatcher?.stop()
+      events.close()
+    }
     let server = GRPCServer(
       transport: transport,
       services: [
-        RuntimeService(
-          config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
-          sandboxes: sandboxes, containers: containers, images: puller.store, streaming: streaming, puller: puller),
+        runtimeService,
         ImageService(puller: puller, containers: containers, pinned: PinnedImages([config.image.pauseImage] + config.image.pinnedImages)),
       ],
       interceptors: [CRIErrorInterceptor(logger: logger)])
 
     try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { await runtimeService.runEventPipeline(logger: logger) }
       group.addTask {
         // Shutting down a transport that is still registering its listener
         // trips NIO: let it finish starting first.
         _ = try? await transport.listeningAddress
         for await signal in signals.received {
           logger.info("Received \(signal), shutting down")
+          // Event streams never end on their own: end them, or the graceful shutdown waits forever.
+          events.close()
           server.beginGracefulShutdown()
           return
         }
@@ -106,6 +116,21 @@ public struct CRIODaemon: Sendable {
       group.cancelAll()
     }
     await streaming.stop()
+  }
+
+  /// Watches conmon's exit files so STOPPED events go out when a container
+  /// exits (only when pod events are enabled).
+  private func startExitWatcher(containers: ContainerManager, events: ContainerEventHub) throws -> ExitWatcher? {
+    guard events.enabled else { return nil }
+    let watcher = ExitWatcher(
+      directory: containers.exitsDirectory, onExit: { name in events.note(.mayHaveExited(id: name)) },
+      onOverflow: { events.note(.recheckAll) })
+    do {
+      try watcher.start()
+    } catch {
+      throw DaemonError.exitWatcher("cannot watch container exits: \(error)")
+    }
+    return watcher
   }
 
   /// Starts the HTTP server behind Exec, Attach and PortForward URLs.

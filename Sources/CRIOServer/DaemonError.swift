@@ -11,6 +11,7 @@ public enum DaemonError: Error, Equatable, CustomStringConvertible {
   case registriesConfiguration(String)
   case authFile(String)
   case streamingServer(String)
+  case exitWatcher(String)
 
   public var description: String {
     switch self {
@@ -27,7 +28,7 @@ public enum DaemonError: Error, Equatable, CustomStringConvertible {
     case .cannotCreateDirectory(let path, let reason):
       "cannot create directory \(path): \(reason)"
     case .cannotListen(let reason), .imageStore(let reason), .registriesConfiguration(let reason),
-      .authFile(let reason), .streamingServer(let reason):
+      .authFile(let reason), .streamingServer(let reason), .exitWatcher(let reason):
       reason
     }
   }

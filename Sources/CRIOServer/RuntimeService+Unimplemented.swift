@@ -48,14 +48,6 @@ extension RuntimeService {
     throw CRIError.unimplemented(rpc: "CheckpointContainer")
   }
 
-  public func getContainerEvents(
-    request: Runtime_V1_GetEventsRequest,
-    response: GRPCCore.RPCWriter<Runtime_V1_ContainerEventResponse>,
-    context: GRPCCore.ServerContext
-  ) async throws {
-    throw CRIError.unimplemented(rpc: "GetContainerEvents")
-  }
-
   public func updatePodSandboxResources(
     request: Runtime_V1_UpdatePodSandboxResourcesRequest,
     context: GRPCCore.ServerContext
