@@ -100,6 +100,8 @@ public struct CRIOConfiguration: Sendable, Equatable {
     public var enableMetrics = false
     public var metricsHost = "127.0.0.1"
     public var metricsPort = 9090
+    /// A unix socket to serve the metrics on as well ("" for none).
+    public var metricsSocket = ""
   }
 
   /// `[crio.stats]`: container and pod stats, and pod metrics.

@@ -69,9 +69,10 @@ public enum ConfigSchema {
     strings("crio.network", "plugin_dirs", \.network.pluginDirs, honoured: true),
     string("crio.network", "cni_default_network", \.network.cniDefaultNetwork, honoured: true),
 
-    boolean("crio.metrics", "enable_metrics", \.metrics.enableMetrics, honoured: false),
-    string("crio.metrics", "metrics_host", \.metrics.metricsHost, honoured: false),
-    integer("crio.metrics", "metrics_port", \.metrics.metricsPort, honoured: false),
+    boolean("crio.metrics", "enable_metrics", \.metrics.enableMetrics, honoured: true),
+    string("crio.metrics", "metrics_host", \.metrics.metricsHost, honoured: true),
+    integer("crio.metrics", "metrics_port", \.metrics.metricsPort, honoured: true),
+    string("crio.metrics", "metrics_socket", \.metrics.metricsSocket, honoured: true),
 
     strings("crio.stats", "included_pod_metrics", \.stats.includedPodMetrics, honoured: true),
   ]

@@ -63,5 +63,8 @@ public enum ConfigValidator {
     guard (0...65535).contains(config.metrics.metricsPort) else {
       throw invalid("[crio.metrics] metrics_port", String(config.metrics.metricsPort), "must be between 0 and 65535")
     }
+    if !config.metrics.metricsSocket.isEmpty && !config.metrics.metricsSocket.hasPrefix("/") {
+      throw invalid("[crio.metrics] metrics_socket", config.metrics.metricsSocket, "must be an absolute socket path")
+    }
   }
 }

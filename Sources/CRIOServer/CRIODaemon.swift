@@ -80,7 +80,21 @@ public struct CRIODaemon: Sendable {
       config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
       sandboxes: sandboxes, containers: containers, images: puller.store, streaming: streaming, puller: puller)
     let events = runtimeService.events
-    let exitWatcher = try startExitWatcher(containers: containers, events: events)
+    let metrics = config.metrics.enableMetrics ? RuntimeMetrics() : nil
+    let exitWatcher: ExitWatcher?
+    let metricsEndpoint: MetricsEndpoint?
+    do {
+      exitWatcher = try startExitWatcher(containers: containers, events: events)
+      do {
+        metricsEndpoint = try await startMetricsEndpoint(metrics)
+      } catch {
+        exitWatcher?.stop()
+        throw error
+      }
+    } catch {
+      await streaming.stop()
+      throw error
+    }
     defer {
       exitWatcher?.stop()
       events.close()
@@ -91,7 +105,7 @@ public struct CRIODaemon: Sendable {
         runtimeService,
         ImageService(puller: puller, containers: containers, pinned: PinnedImages([config.image.pauseImage] + config.image.pinnedImages)),
       ],
-      interceptors: [CRIErrorInterceptor(logger: logger)])
+      interceptors: (metrics.map { [MetricsInterceptor(metrics: $0)] } ?? []) + [CRIErrorInterceptor(logger: logger)])
 
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { await runtimeService.runEventPipeline(logger: logger) }
@@ -111,11 +125,28 @@ public struct CRIODaemon: Sendable {
         try await server.serve()
       } catch {
         await streaming.stop()
+        await metricsEndpoint?.stop(socket: config.metrics.metricsSocket)
         throw error
       }
       group.cancelAll()
     }
     await streaming.stop()
+    await metricsEndpoint?.stop(socket: config.metrics.metricsSocket)
+  }
+
+  /// The Prometheus endpoint, when `enable_metrics` is set.
+  private func startMetricsEndpoint(_ metrics: RuntimeMetrics?) async throws -> MetricsEndpoint? {
+    guard let metrics else { return nil }
+    metrics.bootstrap()
+    do {
+      return try await MetricsEndpoint.start(
+        metrics: metrics, host: config.metrics.metricsHost, port: config.metrics.metricsPort,
+        socket: config.metrics.metricsSocket, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+    } catch {
+      let socket = config.metrics.metricsSocket.isEmpty ? "" : " and \(config.metrics.metricsSocket)"
+      throw DaemonError.metrics(
+        "cannot serve metrics on \(config.metrics.metricsHost):\(config.metrics.metricsPort)\(socket): \(error)")
+    }
   }
 
   /// Watches conmon's exit files so STOPPED events go out when a container

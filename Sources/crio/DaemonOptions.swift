@@ -66,6 +66,7 @@ struct DaemonOptions: ParsableArguments {
   var enableMetrics: Bool?
   @Option(name: .customLong("metrics-host"), help: "[crio.metrics] metrics_host") var metricsHost: String?
   @Option(name: .customLong("metrics-port"), help: "[crio.metrics] metrics_port") var metricsPort: Int?
+  @Option(name: .customLong("metrics-socket"), help: "[crio.metrics] metrics_socket") var metricsSocket: String?
 
   /// The flags given, as overrides of `crio.conf` keys.
   var overrides: [ConfigOverride] {
@@ -112,6 +113,7 @@ struct DaemonOptions: ParsableArguments {
     add("crio.metrics.enable_metrics", enableMetrics)
     add("crio.metrics.metrics_host", metricsHost)
     add("crio.metrics.metrics_port", metricsPort)
+    add("crio.metrics.metrics_socket", metricsSocket)
     return list
   }
 
