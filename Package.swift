@@ -22,6 +22,8 @@ let package = Package(
     .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+    .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.1"),
+    .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
   ],
   targets: [
     // The CRI wire contract: runtime.v1 messages and gRPC stubs (generated, committed).
@@ -57,6 +59,7 @@ let package = Package(
       dependencies: [
         "OCI", "CRIOConfig", "CRIOSystem", "CRIORegistry", "CCRIOCompression",
         .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "CoreMetrics", package: "swift-metrics"),
       ],
       swiftSettings: strict
     ),
@@ -122,10 +125,14 @@ let package = Package(
       dependencies: [
         "CRIAPI", "CRIOConfig", "CRIOSystem", "CRIOImage", "CRIORegistry", "CRIORuntime", "CRIONetwork",
         "CRIOStreaming",
+        .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "CoreMetrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
       ],
       swiftSettings: strict
     ),

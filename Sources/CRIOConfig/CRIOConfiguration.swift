@@ -14,6 +14,7 @@ public struct CRIOConfiguration: Sendable, Equatable {
   public var image = Image()
   public var network = Network()
   public var metrics = Metrics()
+  public var stats = Stats()
 
   public init() {}
 
@@ -50,6 +51,9 @@ public struct CRIOConfiguration: Sendable, Equatable {
     public var dropInfraCtr = true
     /// Where pod namespaces are pinned: `<dir>/netns`, `<dir>/ipcns`, `<dir>/utsns`.
     public var namespacesDir = "/var/run"
+    /// Whether `GetContainerEvents` streams container life-cycle events
+    /// (CRI-O defaults to false; crio to true, see docs/configuration.md).
+    public var enablePodEvents = true
     /// `[crio.runtime.runtimes.NAME]`, keyed by handler name.
     public var runtimes: [String: RuntimeHandler] = ["runc": RuntimeHandler()]
   }
@@ -96,6 +100,18 @@ public struct CRIOConfiguration: Sendable, Equatable {
     public var enableMetrics = false
     public var metricsHost = "127.0.0.1"
     public var metricsPort = 9090
+    /// A unix socket to serve the metrics on as well ("" for none).
+    public var metricsSocket = ""
+  }
+
+  /// `[crio.stats]`: container and pod stats, and pod metrics.
+  public struct Stats: Sendable, Equatable {
+    /// The metric families `ListPodSandboxMetrics` returns (`all` for every
+    /// one). CRI-O's default is none; crio returns all of them.
+    public var includedPodMetrics = Stats.metricFamilies
+
+    /// Every family `included_pod_metrics` may name, as CRI-O names them.
+    public static let metricFamilies = ["cpu", "disk", "hugetlb", "memory", "network", "oom", "process", "spec"]
   }
 }
 

@@ -28,7 +28,7 @@ public struct ConfigOption: Sendable {
 /// Every `crio.conf` key crio accepts, in the order `crio config` prints them.
 public enum ConfigSchema {
   /// The tables that hold options, in rendering order.
-  public static let sections = ["crio", "crio.api", "crio.runtime", "crio.image", "crio.network", "crio.metrics"]
+  public static let sections = ["crio", "crio.api", "crio.runtime", "crio.image", "crio.network", "crio.metrics", "crio.stats"]
 
   public static let options: [ConfigOption] = [
     string("crio", "root", \.root, honoured: true),
@@ -57,6 +57,7 @@ public enum ConfigSchema {
     string("crio.runtime", "log_level", \.runtime.logLevel, honoured: true),
     boolean("crio.runtime", "drop_infra_ctr", \.runtime.dropInfraCtr, honoured: true),
     string("crio.runtime", "namespaces_dir", \.runtime.namespacesDir, honoured: true),
+    boolean("crio.runtime", "enable_pod_events", \.runtime.enablePodEvents, honoured: true),
 
     string("crio.image", "pause_image", \.image.pauseImage, honoured: true),
     string("crio.image", "pause_command", \.image.pauseCommand, honoured: true),
@@ -68,9 +69,12 @@ public enum ConfigSchema {
     strings("crio.network", "plugin_dirs", \.network.pluginDirs, honoured: true),
     string("crio.network", "cni_default_network", \.network.cniDefaultNetwork, honoured: true),
 
-    boolean("crio.metrics", "enable_metrics", \.metrics.enableMetrics, honoured: false),
-    string("crio.metrics", "metrics_host", \.metrics.metricsHost, honoured: false),
-    integer("crio.metrics", "metrics_port", \.metrics.metricsPort, honoured: false),
+    boolean("crio.metrics", "enable_metrics", \.metrics.enableMetrics, honoured: true),
+    string("crio.metrics", "metrics_host", \.metrics.metricsHost, honoured: true),
+    integer("crio.metrics", "metrics_port", \.metrics.metricsPort, honoured: true),
+    string("crio.metrics", "metrics_socket", \.metrics.metricsSocket, honoured: true),
+
+    strings("crio.stats", "included_pod_metrics", \.stats.includedPodMetrics, honoured: true),
   ]
 
   /// The keys of a `[crio.runtime.runtimes.NAME]` table.

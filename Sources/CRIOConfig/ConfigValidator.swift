@@ -55,8 +55,16 @@ public enum ConfigValidator {
         throw invalid("[crio.runtime] default_sysctls", sysctl, "must have the form key=value")
       }
     }
+    for family in config.stats.includedPodMetrics
+    where family != "all" && !CRIOConfiguration.Stats.metricFamilies.contains(family) {
+      throw invalid("[crio.stats] included_pod_metrics", family,
+                    "must be all or one of \(CRIOConfiguration.Stats.metricFamilies.joined(separator: ", "))")
+    }
     guard (0...65535).contains(config.metrics.metricsPort) else {
       throw invalid("[crio.metrics] metrics_port", String(config.metrics.metricsPort), "must be between 0 and 65535")
+    }
+    if !config.metrics.metricsSocket.isEmpty && !config.metrics.metricsSocket.hasPrefix("/") {
+      throw invalid("[crio.metrics] metrics_socket", config.metrics.metricsSocket, "must be an absolute socket path")
     }
   }
 }

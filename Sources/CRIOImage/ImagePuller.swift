@@ -1,4 +1,5 @@
 import CRIORegistry
+import CoreMetrics
 import Dispatch
 import Foundation
 import Logging
@@ -44,8 +45,15 @@ public final class ImagePuller: Sendable {
     } catch {
       throw ImageStoreError.invalidReference("invalid image reference \"\(image)\": \(error)")
     }
-    return try await pulls.run(reference.description) {
-      try await self.pullUncoalesced(reference, credentials: credentials)
+    do {
+      let record = try await pulls.run(reference.description) {
+        try await self.pullUncoalesced(reference, credentials: credentials)
+      }
+      Counter(label: PullMetrics.successes).increment()
+      return record
+    } catch {
+      Counter(label: PullMetrics.failures).increment()
+      throw error
     }
   }
 
@@ -159,14 +167,21 @@ public final class ImagePuller: Sendable {
     index: Int, chainID: String, diffID: String, blob: Descriptor, source: PullSource,
     credentials: RegistryCredentials?
   ) async throws {
-    if await store.hasLayer(chainID) { return }
+    if await store.hasLayer(chainID) {
+      Counter(label: PullMetrics.layerReuse).increment()
+      return
+    }
     try await layerFetches.run(chainID) {
-      if await self.store.hasLayer(chainID) { return }
+      if await self.store.hasLayer(chainID) {
+        Counter(label: PullMetrics.layerReuse).increment()
+        return
+      }
       let staging = "\(self.store.layout.stagingDir)/\(UUID().uuidString)"
       let blobPath = staging + ".blob"
       let directory = staging + ".dir"
       defer { unlink(blobPath) }
       try await self.client.downloadBlob(blob, from: source, credentials: credentials, to: blobPath)
+      Counter(label: PullMetrics.bytes, dimensions: [("mediatype", blob.mediaType)]).increment(by: Int64(blob.size))
       do {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         let unpacker = self.unpacker
@@ -194,4 +209,13 @@ public final class ImagePuller: Sendable {
       }
     }
   }
+}
+
+/// Image pull metrics, through swift-metrics (no-ops unless the daemon
+/// bootstraps a backend: `[crio.metrics] enable_metrics`). CRI-O's names.
+enum PullMetrics {
+  static let bytes = "container_runtime_crio_image_pulls_bytes_total"
+  static let layerReuse = "container_runtime_crio_image_layer_reuse_total"
+  static let successes = "container_runtime_crio_image_pulls_success_total"
+  static let failures = "container_runtime_crio_image_pulls_failure_total"
 }

@@ -357,7 +357,6 @@ public actor ContainerManager {
         period: spec.cpuPeriod > 0 ? UInt64(spec.cpuPeriod) : nil, cpus: spec.cpusetCpus.isEmpty ? nil : spec.cpusetCpus)
     }
     if config.runtime.pidsLimit > 0 { resources.pids = .init(limit: Int64(config.runtime.pidsLimit)) }
-    let parent = sandbox.spec.cgroupParent.isEmpty ? "/crio" : sandbox.spec.cgroupParent
     var runtimeSpec = RuntimeSpec(
       process: .init(
         terminal: spec.tty, user: .init(uid: user.uid, gid: user.gid, additionalGids: user.additionalGids),
@@ -366,7 +365,7 @@ public actor ContainerManager {
       hostname: sandbox.pins.uts == nil ? nil : sandbox.hostname,
       mounts: mounts,
       linux: .init(
-        namespaces: namespaces, cgroupsPath: "\(parent)/crio-\(id)", resources: resources, maskedPaths: nil,
+        namespaces: namespaces, cgroupsPath: cgroupPath(sandbox: sandbox, id: id), resources: resources, maskedPaths: nil,
         readonlyPaths: nil))
     runtimeSpec.annotations = spec.annotations
     let notes = try SecurityContext.apply(

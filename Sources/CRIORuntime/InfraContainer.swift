@@ -154,7 +154,6 @@ extension ContainerManager {
     var namespaces: [RuntimeSpec.Namespace] = [.init(type: "mount")]
     if sandbox.spec.pidMode != .node { namespaces.append(.init(type: "pid")) }
     namespaces += podNamespaces(sandbox: sandbox)
-    let parent = sandbox.spec.cgroupParent.isEmpty ? "/crio" : sandbox.spec.cgroupParent
     var notes: [String] = []
     let (oomScoreAdj, note) = OOMScore.clamp(infraOOMScoreAdj)
     if let note { notes.append(note) }
@@ -167,7 +166,7 @@ extension ContainerManager {
       hostname: sandbox.pins.uts == nil ? nil : sandbox.hostname,
       mounts: baseMounts(sandbox: sandbox),
       linux: .init(
-        namespaces: namespaces, cgroupsPath: "\(parent)/crio-\(id)", resources: RuntimeSpec.Resources(),
+        namespaces: namespaces, cgroupsPath: cgroupPath(sandbox: sandbox, id: id), resources: RuntimeSpec.Resources(),
         maskedPaths: SecurityContext.defaultMaskedPaths, readonlyPaths: SecurityContext.defaultReadonlyPaths))
     runtimeSpec.process.oomScoreAdj = oomScoreAdj
     runtimeSpec.linux.seccomp = try SeccompProfile.filter(for: sandbox.spec.security.seccomp, capabilities: [])

@@ -76,23 +76,47 @@ public struct CRIODaemon: Sendable {
       listeningSocketDescriptor: Int(listener),
       transportSecurity: .plaintext,
       config: .defaults { $0.rpc.maxRequestPayloadSize = config.api.grpcMaxRecvMsgSize })
+    let runtimeService = RuntimeService(
+      config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
+      sandboxes: sandboxes, containers: containers, images: puller.store, streaming: streaming, puller: puller)
+    let events = runtimeService.events
+    let metrics = config.metrics.enableMetrics ? RuntimeMetrics() : nil
+    let exitWatcher: ExitWatcher?
+    let metricsEndpoint: MetricsEndpoint?
+    do {
+      exitWatcher = try startExitWatcher(containers: containers, events: events)
+      do {
+        metricsEndpoint = try await startMetricsEndpoint(metrics)
+      } catch {
+        exitWatcher?.stop()
+        throw error
+      }
+    } catch {
+      await streaming.stop()
+      throw error
+    }
+    defer {
+      exitWatcher?.stop()
+      events.close()
+    }
     let server = GRPCServer(
       transport: transport,
       services: [
-        RuntimeService(
-          config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
-          sandboxes: sandboxes, containers: containers, images: puller.store, streaming: streaming, puller: puller),
+        runtimeService,
         ImageService(puller: puller, containers: containers, pinned: PinnedImages([config.image.pauseImage] + config.image.pinnedImages)),
       ],
-      interceptors: [CRIErrorInterceptor(logger: logger)])
+      interceptors: (metrics.map { [MetricsInterceptor(metrics: $0)] } ?? []) + [CRIErrorInterceptor(logger: logger)])
 
     try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { await runtimeService.runEventPipeline(logger: logger) }
       group.addTask {
         // Shutting down a transport that is still registering its listener
         // trips NIO: let it finish starting first.
         _ = try? await transport.listeningAddress
         for await signal in signals.received {
           logger.info("Received \(signal), shutting down")
+          // Event streams never end on their own: end them, or the graceful shutdown waits forever.
+          events.close()
           server.beginGracefulShutdown()
           return
         }
@@ -101,11 +125,43 @@ public struct CRIODaemon: Sendable {
         try await server.serve()
       } catch {
         await streaming.stop()
+        await metricsEndpoint?.stop(socket: config.metrics.metricsSocket)
         throw error
       }
       group.cancelAll()
     }
     await streaming.stop()
+    await metricsEndpoint?.stop(socket: config.metrics.metricsSocket)
+  }
+
+  /// The Prometheus endpoint, when `enable_metrics` is set.
+  private func startMetricsEndpoint(_ metrics: RuntimeMetrics?) async throws -> MetricsEndpoint? {
+    guard let metrics else { return nil }
+    metrics.bootstrap()
+    do {
+      return try await MetricsEndpoint.start(
+        metrics: metrics, host: config.metrics.metricsHost, port: config.metrics.metricsPort,
+        socket: config.metrics.metricsSocket, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+    } catch {
+      let socket = config.metrics.metricsSocket.isEmpty ? "" : " and \(config.metrics.metricsSocket)"
+      throw DaemonError.metrics(
+        "cannot serve metrics on \(config.metrics.metricsHost):\(config.metrics.metricsPort)\(socket): \(error)")
+    }
+  }
+
+  /// Watches conmon's exit files so STOPPED events go out when a container
+  /// exits (only when pod events are enabled).
+  private func startExitWatcher(containers: ContainerManager, events: ContainerEventHub) throws -> ExitWatcher? {
+    guard events.enabled else { return nil }
+    let watcher = ExitWatcher(
+      directory: containers.exitsDirectory, onExit: { name in events.note(.mayHaveExited(id: name)) },
+      onOverflow: { events.note(.recheckAll) })
+    do {
+      try watcher.start()
+    } catch {
+      throw DaemonError.exitWatcher("cannot watch container exits: \(error)")
+    }
+    return watcher
   }
 
   /// Starts the HTTP server behind Exec, Attach and PortForward URLs.

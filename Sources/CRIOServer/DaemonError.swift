@@ -11,6 +11,8 @@ public enum DaemonError: Error, Equatable, CustomStringConvertible {
   case registriesConfiguration(String)
   case authFile(String)
   case streamingServer(String)
+  case exitWatcher(String)
+  case metrics(String)
 
   public var description: String {
     switch self {
@@ -27,7 +29,8 @@ public enum DaemonError: Error, Equatable, CustomStringConvertible {
     case .cannotCreateDirectory(let path, let reason):
       "cannot create directory \(path): \(reason)"
     case .cannotListen(let reason), .imageStore(let reason), .registriesConfiguration(let reason),
-      .authFile(let reason), .streamingServer(let reason):
+      .authFile(let reason), .streamingServer(let reason), .exitWatcher(let reason),
+      .metrics(let reason):
       reason
     }
   }

@@ -31,6 +31,7 @@ extension RuntimeService {
       oomScoreAdj: config.linux.resources.oomScoreAdj, security: try Self.security(from: security))
     spec.stdinOnce = config.stdinOnce
     let record = try await containers.create(sandbox: sandbox, spec: spec, image: image)
+    events.note(.created(record))
     var response = Runtime_V1_CreateContainerResponse()
     response.containerID = record.id
     return response
@@ -40,7 +41,15 @@ extension RuntimeService {
     request: Runtime_V1_StartContainerRequest,
     context: ServerContext
   ) async throws -> Runtime_V1_StartContainerResponse {
-    try await containers.start(request.containerID)
+    let id = try await containers.find(request.containerID)?.id ?? request.containerID
+    events.note(.starting(id: id))
+    do {
+      try await containers.start(id)
+    } catch {
+      events.note(.startFailed(id: id))
+      throw error
+    }
+    events.note(.started(id: id))
     return Runtime_V1_StartContainerResponse()
   }
 
@@ -49,6 +58,7 @@ extension RuntimeService {
     context: ServerContext
   ) async throws -> Runtime_V1_StopContainerResponse {
     try await containers.stop(request.containerID, timeout: request.timeout)
+    if let record = try await containers.find(request.containerID) { events.note(.mayHaveExited(id: record.id)) }
     return Runtime_V1_StopContainerResponse()
   }
 
@@ -56,7 +66,9 @@ extension RuntimeService {
     request: Runtime_V1_RemoveContainerRequest,
     context: ServerContext
   ) async throws -> Runtime_V1_RemoveContainerResponse {
+    let record = try await containers.find(request.containerID)
     try await containers.remove(request.containerID)
+    if let record { events.note(.removed(record)) }
     return Runtime_V1_RemoveContainerResponse()
   }
 
@@ -67,6 +79,18 @@ extension RuntimeService {
     guard let record = try await containers.find(request.containerID) else {
       throw CRIError.notFound("container \(request.containerID) not found")
     }
+    var response = Runtime_V1_ContainerStatusResponse()
+    response.status = Self.criStatus(record)
+    if request.verbose {
+      let info: [String: Any] = ["pid": record.pid, "bundle": record.bundle, "rootfs": record.rootfs, "sandboxID": record.sandboxID]
+      let data = (try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])) ?? Data()
+      response.info["info"] = String(decoding: data, as: UTF8.self)
+    }
+    return response
+  }
+
+  /// A container's CRI status (also attached to container events).
+  static func criStatus(_ record: ContainerRecord) -> Runtime_V1_ContainerStatus {
     var status = Runtime_V1_ContainerStatus()
     status.id = record.id
     status.metadata.name = record.spec.name
@@ -94,14 +118,7 @@ extension RuntimeService {
     status.user.linux.uid = Int64(record.uid)
     status.user.linux.gid = Int64(record.gid)
     status.user.linux.supplementalGroups = record.additionalGids.map(Int64.init)
-    var response = Runtime_V1_ContainerStatusResponse()
-    response.status = status
-    if request.verbose {
-      let info: [String: Any] = ["pid": record.pid, "bundle": record.bundle, "rootfs": record.rootfs, "sandboxID": record.sandboxID]
-      let data = (try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])) ?? Data()
-      response.info["info"] = String(decoding: data, as: UTF8.self)
-    }
-    return response
+    return status
   }
 
   public func listContainers(

@@ -23,6 +23,7 @@ extension RuntimeService {
         throw error
       }
     }
+    events.note(.sandboxCreated(id: record.id))
     var response = Runtime_V1_RunPodSandboxResponse()
     response.podSandboxID = record.id
     return response
@@ -33,14 +34,17 @@ extension RuntimeService {
     context: ServerContext
   ) async throws -> Runtime_V1_StopPodSandboxResponse {
     guard !request.podSandboxID.isEmpty else { throw CRIError.invalidArgument("StopPodSandbox needs a pod_sandbox_id") }
-    if let sandbox = try await sandboxes.find(request.podSandboxID) {
+    let sandbox = try await sandboxes.find(request.podSandboxID)
+    if let sandbox {
       // Whatever still runs in the pod is killed: the kubelet has stopped what it wanted to stop gracefully.
       for container in await containers.inSandbox(sandbox.id) {
         try await containers.stop(container.id, timeout: 0)
+        events.note(.mayHaveExited(id: container.id))
       }
       await containers.stopInfra(sandbox.id)
     }
     try await sandboxes.stop(request.podSandboxID)
+    if let sandbox, sandbox.state == .ready { events.note(.sandboxStopped(id: sandbox.id)) }
     return Runtime_V1_StopPodSandboxResponse()
   }
 
@@ -49,14 +53,17 @@ extension RuntimeService {
     context: ServerContext
   ) async throws -> Runtime_V1_RemovePodSandboxResponse {
     guard !request.podSandboxID.isEmpty else { throw CRIError.invalidArgument("RemovePodSandbox needs a pod_sandbox_id") }
-    if let sandbox = try await sandboxes.find(request.podSandboxID) {
+    let sandbox = try await sandboxes.find(request.podSandboxID)
+    if let sandbox {
       for container in await containers.inSandbox(sandbox.id) {
         try await containers.remove(container.id)
+        events.note(.removed(container))
       }
     }
     // Also for a sandbox whose record is gone: its infra container's record may remain.
-    await containers.removeInfra(try await sandboxes.find(request.podSandboxID)?.id ?? request.podSandboxID)
+    await containers.removeInfra(sandbox?.id ?? request.podSandboxID)
     try await sandboxes.remove(request.podSandboxID)
+    if let sandbox { events.note(.sandboxRemoved(sandbox)) }
     return Runtime_V1_RemovePodSandboxResponse()
   }
 
@@ -67,10 +74,30 @@ extension RuntimeService {
     guard let record = try await sandboxes.find(request.podSandboxID), !request.podSandboxID.isEmpty else {
       throw CRIError.notFound("pod sandbox \(request.podSandboxID) not found")
     }
+    let infra = await containers.infraContainer(record.id)
+    var response = Runtime_V1_PodSandboxStatusResponse()
+    response.status = Self.criStatus(record, infra: infra)
+    if request.verbose {
+      var info: [String: Any] = [
+        "hostname": record.hostname, "runDirectory": record.runDirectory,
+        "namespaces": ["network": record.pins.network ?? "host", "ipc": record.pins.ipc ?? "host",
+                       "uts": record.pins.uts ?? "host"],
+        "shm": record.shmPath ?? "/dev/shm", "cgroupParent": record.spec.cgroupParent,
+      ]
+      if let infra {
+        info["infraContainer"] = ["id": infra.id, "pid": infra.pid, "state": infra.state.rawValue]
+      }
+      let data = (try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])) ?? Data()
+      response.info["info"] = String(decoding: data, as: UTF8.self)
+    }
+    return response
+  }
+
+  /// A pod's CRI status (also attached to container events).
+  static func criStatus(_ record: SandboxRecord, infra: ContainerRecord?) -> Runtime_V1_PodSandboxStatus {
     var status = Runtime_V1_PodSandboxStatus()
     status.id = record.id
     status.metadata = Self.metadata(record.spec)
-    let infra = await containers.infraContainer(record.id)
     status.state = Self.isReady(record, infra: infra) ? .sandboxReady : .sandboxNotready
     status.createdAt = record.createdAt
     status.network = Runtime_V1_PodSandboxNetworkStatus()
@@ -88,22 +115,7 @@ extension RuntimeService {
     status.labels = record.spec.labels
     status.annotations = record.spec.annotations
     status.runtimeHandler = record.spec.runtimeHandler
-    var response = Runtime_V1_PodSandboxStatusResponse()
-    response.status = status
-    if request.verbose {
-      var info: [String: Any] = [
-        "hostname": record.hostname, "runDirectory": record.runDirectory,
-        "namespaces": ["network": record.pins.network ?? "host", "ipc": record.pins.ipc ?? "host",
-                       "uts": record.pins.uts ?? "host"],
-        "shm": record.shmPath ?? "/dev/shm", "cgroupParent": record.spec.cgroupParent,
-      ]
-      if let infra {
-        info["infraContainer"] = ["id": infra.id, "pid": infra.pid, "state": infra.state.rawValue]
-      }
-      let data = (try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])) ?? Data()
-      response.info["info"] = String(decoding: data, as: UTF8.self)
-    }
-    return response
+    return status
   }
 
   public func listPodSandbox(

@@ -34,50 +34,6 @@ extension RuntimeService {
     throw CRIError.unimplemented(rpc: "ReopenContainerLog")
   }
 
-  public func containerStats(
-    request: Runtime_V1_ContainerStatsRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ContainerStatsResponse {
-    throw CRIError.unimplemented(rpc: "ContainerStats")
-  }
-
-  public func listContainerStats(
-    request: Runtime_V1_ListContainerStatsRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ListContainerStatsResponse {
-    throw CRIError.unimplemented(rpc: "ListContainerStats")
-  }
-
-  public func streamContainerStats(
-    request: Runtime_V1_StreamContainerStatsRequest,
-    response: GRPCCore.RPCWriter<Runtime_V1_StreamContainerStatsResponse>,
-    context: GRPCCore.ServerContext
-  ) async throws {
-    throw CRIError.unimplemented(rpc: "StreamContainerStats")
-  }
-
-  public func podSandboxStats(
-    request: Runtime_V1_PodSandboxStatsRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_PodSandboxStatsResponse {
-    throw CRIError.unimplemented(rpc: "PodSandboxStats")
-  }
-
-  public func listPodSandboxStats(
-    request: Runtime_V1_ListPodSandboxStatsRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ListPodSandboxStatsResponse {
-    throw CRIError.unimplemented(rpc: "ListPodSandboxStats")
-  }
-
-  public func streamPodSandboxStats(
-    request: Runtime_V1_StreamPodSandboxStatsRequest,
-    response: GRPCCore.RPCWriter<Runtime_V1_StreamPodSandboxStatsResponse>,
-    context: GRPCCore.ServerContext
-  ) async throws {
-    throw CRIError.unimplemented(rpc: "StreamPodSandboxStats")
-  }
-
   public func updateRuntimeConfig(
     request: Runtime_V1_UpdateRuntimeConfigRequest,
     context: GRPCCore.ServerContext
@@ -90,36 +46,6 @@ extension RuntimeService {
     context: GRPCCore.ServerContext
   ) async throws -> Runtime_V1_CheckpointContainerResponse {
     throw CRIError.unimplemented(rpc: "CheckpointContainer")
-  }
-
-  public func getContainerEvents(
-    request: Runtime_V1_GetEventsRequest,
-    response: GRPCCore.RPCWriter<Runtime_V1_ContainerEventResponse>,
-    context: GRPCCore.ServerContext
-  ) async throws {
-    throw CRIError.unimplemented(rpc: "GetContainerEvents")
-  }
-
-  public func listMetricDescriptors(
-    request: Runtime_V1_ListMetricDescriptorsRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ListMetricDescriptorsResponse {
-    throw CRIError.unimplemented(rpc: "ListMetricDescriptors")
-  }
-
-  public func listPodSandboxMetrics(
-    request: Runtime_V1_ListPodSandboxMetricsRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ListPodSandboxMetricsResponse {
-    throw CRIError.unimplemented(rpc: "ListPodSandboxMetrics")
-  }
-
-  public func streamPodSandboxMetrics(
-    request: Runtime_V1_StreamPodSandboxMetricsRequest,
-    response: GRPCCore.RPCWriter<Runtime_V1_StreamPodSandboxMetricsResponse>,
-    context: GRPCCore.ServerContext
-  ) async throws {
-    throw CRIError.unimplemented(rpc: "StreamPodSandboxMetrics")
   }
 
   public func updatePodSandboxResources(

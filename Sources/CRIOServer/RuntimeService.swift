@@ -18,11 +18,18 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
   let streaming: StreamingServer
   /// Pulls the pause image for pods that need an infra container.
   let puller: ImagePuller?
+  /// Samples container and pod usage (stats and metrics).
+  let stats: ContainerStatsCollector
+  /// Container life-cycle events (GetContainerEvents).
+  let events: ContainerEventHub
 
   public init(
     config: CRIOConfiguration, runtimeHealth: RuntimeHealth, networkHealth: NetworkHealth, sandboxes: SandboxManager,
-    containers: ContainerManager, images: ImageStore, streaming: StreamingServer, puller: ImagePuller? = nil
+    containers: ContainerManager, images: ImageStore, streaming: StreamingServer, puller: ImagePuller? = nil,
+    stats: ContainerStatsCollector? = nil, events: ContainerEventHub? = nil
   ) {
+    self.stats = stats ?? ContainerStatsCollector(layersDirectory: containers.writableLayersDirectory)
+    self.events = events ?? ContainerEventHub(enabled: config.runtime.enablePodEvents)
     self.streaming = streaming
     self.config = config
     self.runtimeHealth = runtimeHealth

@@ -32,6 +32,10 @@ struct DaemonOptions: ParsableArguments {
   var namespacesDir: String?
   @Flag(name: .customLong("drop-infra-ctr"), inversion: .prefixedNo, help: "[crio.runtime] drop_infra_ctr")
   var dropInfraCtr: Bool?
+  @Flag(name: .customLong("enable-pod-events"), inversion: .prefixedNo, help: "[crio.runtime] enable_pod_events")
+  var enablePodEvents: Bool?
+  @Option(name: .customLong("included-pod-metrics"), help: "Comma-separated metric families, or all. [crio.stats] included_pod_metrics")
+  var includedPodMetrics: String?
   @Option(name: .customLong("pause-image"), help: "[crio.image] pause_image") var pauseImage: String?
   @Option(name: .customLong("pause-command"), help: "[crio.image] pause_command") var pauseCommand: String?
   @Option(name: .customLong("signature-policy"), help: "[crio.image] signature_policy") var signaturePolicy: String?
@@ -62,6 +66,7 @@ struct DaemonOptions: ParsableArguments {
   var enableMetrics: Bool?
   @Option(name: .customLong("metrics-host"), help: "[crio.metrics] metrics_host") var metricsHost: String?
   @Option(name: .customLong("metrics-port"), help: "[crio.metrics] metrics_port") var metricsPort: Int?
+  @Option(name: .customLong("metrics-socket"), help: "[crio.metrics] metrics_socket") var metricsSocket: String?
 
   /// The flags given, as overrides of `crio.conf` keys.
   var overrides: [ConfigOverride] {
@@ -87,6 +92,8 @@ struct DaemonOptions: ParsableArguments {
     add("crio.runtime.log_size_max", logSizeMax)
     add("crio.runtime.drop_infra_ctr", dropInfraCtr)
     add("crio.runtime.namespaces_dir", namespacesDir)
+    add("crio.runtime.enable_pod_events", enablePodEvents)
+    add("crio.stats.included_pod_metrics", list: includedPodMetrics)
     add("crio.image.pause_image", pauseImage)
     add("crio.image.pause_command", pauseCommand)
     add("crio.image.signature_policy", signaturePolicy)
@@ -106,6 +113,7 @@ struct DaemonOptions: ParsableArguments {
     add("crio.metrics.enable_metrics", enableMetrics)
     add("crio.metrics.metrics_host", metricsHost)
     add("crio.metrics.metrics_port", metricsPort)
+    add("crio.metrics.metrics_socket", metricsSocket)
     return list
   }
 

@@ -147,21 +147,15 @@ import Testing
       #expect(checkpoint?.code == .unimplemented)
       #expect(checkpoint?.message == "CheckpointContainer is not implemented yet by crio")
 
-      let images = await #expect(throws: RPCError.self) {
-        try await connection.runtime.containerStats(Runtime_V1_ContainerStatsRequest(), options: connection.options)
-      }
-      #expect(images?.code == .unimplemented)
-      #expect(images?.message.contains("ContainerStats") == true)
-
       // A server-streaming RPC is mapped the same way.
-      let events = await #expect(throws: RPCError.self) {
-        try await connection.runtime.getContainerEvents(Runtime_V1_GetEventsRequest(), options: connection.options) {
+      let stream = await #expect(throws: RPCError.self) {
+        try await connection.runtime.streamPodSandboxes(Runtime_V1_StreamPodSandboxesRequest(), options: connection.options) {
           response in
           for try await _ in response.messages {}
         }
       }
-      #expect(events?.code == .unimplemented)
-      #expect(events?.message.contains("GetContainerEvents") == true)
+      #expect(stream?.code == .unimplemented)
+      #expect(stream?.message.contains("StreamPodSandboxes") == true)
     }
     #expect(try await daemon.stop() == 0)
   }

@@ -15,8 +15,8 @@ import Testing
     let image: TestImage
     var dir: DaemonDirectory { images.dir }
 
-    init() async throws {
-      images = try await ImageFixture()
+    init(extraConfig: String = "") async throws {
+      images = try await ImageFixture(extraConfig: extraConfig)
       image = try TestImage.busybox()
       try await image.push(to: images.registry.host, repository: "test/busybox", tag: "1")
       try SandboxFixture.loopbackOnly.write(toFile: "\(images.dir.cniDir)/10-lo.conflist", atomically: true, encoding: .utf8)
