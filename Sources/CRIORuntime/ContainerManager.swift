@@ -414,24 +414,9 @@ extension ContainerManager {
   private static func runExec(
     runtime: String, root: String, id: String, processFile: String, pidFile: String, timeout: Int64
   ) async throws -> ExecResult {
-    let result: ProcessRunner.Result
-    do {
-      // runc exec cannot forward SIGKILL: on timeout the exec'd process itself is killed too.
-      result = try await ProcessRunner.run(
-        runtime, ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile, id],
-        timeout: timeout > 0 ? Double(timeout) : Double(Int32.max), killOnCancel: true,
-        onTimeout: {
-          if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-             let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
-          {
-            kill(pid, SIGKILL)
-          }
-        })
-    } catch ProcessRunner.Failure.timedOut {
-      throw ContainerError.timedOut("command timed out after \(timeout)s")
-    } catch {
-      throw ContainerError.runtimeFailed("cannot run \(runtime) exec: \(error)")
-    }
+    let result = try await ExecSyncRunner.run(
+      runtime: runtime, arguments: ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile, id],
+      pidFile: pidFile, timeout: timeout)
     return ExecResult(stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode)
   }
 }
