@@ -95,6 +95,10 @@ public actor ContainerManager {
       updated.finishedAt = Int64(date.timeIntervalSince1970 * 1_000_000_000)
     }
     updated.reason = updated.exitCode == 0 ? "Completed" : "Error"
+    if OOMDetection.killed(bundle: record.bundle) {
+      updated.oomKilled = true
+      updated.reason = "OOMKilled"
+    }
     containers[record.id] = updated
     try? save(updated)
     return updated

@@ -172,6 +172,9 @@ public struct ContainerRecord: Sendable, Equatable, Codable {
   public var gid: UInt32
   /// Supplementary groups, the primary group first.
   public var additionalGids: [UInt32] = []
+  /// The kernel's OOM killer killed a process of the container (conmon's
+  /// `oom` file, or the cgroup's `oom_kill` counter): reason `OOMKilled`.
+  public var oomKilled = false
 
   public var rootfs: String { "\(layerDirectory)/merged" }
 }
@@ -179,7 +182,7 @@ public struct ContainerRecord: Sendable, Equatable, Codable {
 extension ContainerRecord {
   enum CodingKeys: String, CodingKey {
     case id, sandboxID, runtimeHandler, spec, image, state, createdAt, startedAt, finishedAt, exitCode, reason
-    case message, pid, logPath, bundle, layerDirectory, uid, gid, additionalGids
+    case message, pid, logPath, bundle, layerDirectory, uid, gid, additionalGids, oomKilled
   }
 
   /// Decodes records written by any earlier version (later fields default).
@@ -204,6 +207,7 @@ extension ContainerRecord {
     uid = try c.decodeIfPresent(UInt32.self, forKey: .uid) ?? 0
     gid = try c.decodeIfPresent(UInt32.self, forKey: .gid) ?? 0
     additionalGids = try c.decodeIfPresent([UInt32].self, forKey: .additionalGids) ?? []
+    oomKilled = try c.decodeIfPresent(Bool.self, forKey: .oomKilled) ?? false
   }
 }
 

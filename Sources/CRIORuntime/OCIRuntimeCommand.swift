@@ -70,7 +70,8 @@ enum ConmonLauncher {
       if launch.leaveStdinOpen { args.append("--leave-stdin-open") }
     }
     let env = ["_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-    let pid = try ProcessSpawner.spawn(args, environment: env, fds: [syncPipe[1], startPipe[0]])
+    // In the bundle, as CRI-O runs it: conmon drops its `oom` marker in its working directory.
+    let pid = try ProcessSpawner.spawn(args, environment: env, fds: [syncPipe[1], startPipe[0]], directory: launch.bundle)
     close(syncPipe[1])
     close(startPipe[0])
     defer { close(syncPipe[0]) }
