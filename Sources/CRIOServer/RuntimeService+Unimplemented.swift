@@ -27,13 +27,6 @@ extension RuntimeService {
     throw CRIError.unimplemented(rpc: "UpdateContainerResources")
   }
 
-  public func reopenContainerLog(
-    request: Runtime_V1_ReopenContainerLogRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ReopenContainerLogResponse {
-    throw CRIError.unimplemented(rpc: "ReopenContainerLog")
-  }
-
   public func containerStats(
     request: Runtime_V1_ContainerStatsRequest,
     context: GRPCCore.ServerContext
