@@ -19,7 +19,7 @@ public actor ContainerManager {
   let layersDirectory: String
   /// Records of the pods' infra (pause) containers.
   let infraDirectory: String
-  private var containers: [String: ContainerRecord] = [:]
+  var containers: [String: ContainerRecord] = [:]
   private var names: [String: String] = [:]
   /// Infra containers by sandbox ID (see InfraContainer.swift); not containers the CRI lists.
   var infraContainers: [String: ContainerRecord] = [:]
@@ -118,6 +118,7 @@ public actor ContainerManager {
     if let existing = names[reserved] { throw ContainerError.nameInUse(name: reserved, id: existing) }
     let args = Self.arguments(spec: spec, image: image)
     guard !args.isEmpty else { throw ContainerError.invalid("no command: neither the container nor the image \(image.name) names one") }
+    let spec = spec.withEffectiveSwap(.current)
     let id = SandboxManager.newID()
     names[reserved] = id
     let layerDirectory = "\(layersDirectory)/\(id)"
@@ -262,7 +263,7 @@ public actor ContainerManager {
     return path
   }
 
-  private func save(_ record: ContainerRecord) throws {
+  func save(_ record: ContainerRecord) throws {
     let data = try JSONEncoder().encode(record)
     let path = "\(recordsDirectory)/\(record.id).json"
     guard FileManager.default.createFile(atPath: path + ".tmp", contents: data), rename(path + ".tmp", path) == 0 else {
@@ -330,7 +331,7 @@ public actor ContainerManager {
   static func buildSpec(
     config: CRIOConfiguration, sandbox: SandboxRecord, spec: ContainerSpec, image: ContainerImage, args: [String],
     user: ContainerUser, rootfs: String, id: String, pidNamespace: RuntimeSpec.Namespace?,
-    bounding: Set<String> = Capabilities.boundingSet
+    bounding: Set<String> = Capabilities.boundingSet, cgroups: CgroupSupport = .current
   ) throws -> (RuntimeSpec, SecurityContext.Notes) {
     var env: [String] = []
     var seen: [String: Int] = [:]
@@ -353,14 +354,7 @@ public actor ContainerManager {
     var namespaces: [RuntimeSpec.Namespace] = [.init(type: "mount")]
     if let pidNamespace { namespaces.append(pidNamespace) }
     namespaces += podNamespaces(sandbox: sandbox)
-    var resources = RuntimeSpec.Resources()
-    if spec.memoryLimit > 0 { resources.memory = .init(limit: spec.memoryLimit) }
-    if spec.cpuShares > 0 || spec.cpuQuota > 0 || !spec.cpusetCpus.isEmpty {
-      resources.cpu = .init(
-        shares: spec.cpuShares > 0 ? UInt64(spec.cpuShares) : nil, quota: spec.cpuQuota > 0 ? spec.cpuQuota : nil,
-        period: spec.cpuPeriod > 0 ? UInt64(spec.cpuPeriod) : nil, cpus: spec.cpusetCpus.isEmpty ? nil : spec.cpusetCpus)
-    }
-    if config.runtime.pidsLimit > 0 { resources.pids = .init(limit: Int64(config.runtime.pidsLimit)) }
+    let (resources, skipped) = try Self.resources(spec: spec, pidsLimit: config.runtime.pidsLimit, cgroups: cgroups)
     let parent = sandbox.spec.cgroupParent.isEmpty ? "/crio" : sandbox.spec.cgroupParent
     var runtimeSpec = RuntimeSpec(
       process: .init(
@@ -373,9 +367,10 @@ public actor ContainerManager {
         namespaces: namespaces, cgroupsPath: "\(parent)/crio-\(id)", resources: resources, maskedPaths: nil,
         readonlyPaths: nil))
     runtimeSpec.annotations = spec.annotations
-    let notes = try SecurityContext.apply(
+    var notes = try SecurityContext.apply(
       spec.security, oomScoreAdj: spec.oomScoreAdj, to: &runtimeSpec,
       defaultCapabilities: config.runtime.defaultCapabilities, bounding: bounding)
+    notes.messages += skipped.map { "Resource not applied on this host: \($0)" }
     return (runtimeSpec, notes)
   }
 }

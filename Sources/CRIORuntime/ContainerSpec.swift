@@ -13,6 +13,17 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
     }
   }
 
+  /// A hugetlb limit: page size as the kernel names it (`2MB`, `1GB`) and bytes.
+  public struct HugepageLimit: Sendable, Equatable, Codable {
+    public var pageSize: String
+    public var limit: UInt64
+
+    public init(pageSize: String, limit: UInt64) {
+      self.pageSize = pageSize
+      self.limit = limit
+    }
+  }
+
   public var name: String
   public var attempt: UInt32
   public var command: [String]
@@ -42,6 +53,12 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
   /// The CRI's `oom_score_adj` (limited to what the host allows when applied).
   public var oomScoreAdj: Int64
   public var security: ContainerSecurity
+  /// Memory plus swap; 0: as much as `memoryLimit` (no swap), where the host accounts swap.
+  public var memorySwapLimit: Int64 = 0
+  public var cpusetMems: String = ""
+  public var hugepageLimits: [HugepageLimit] = []
+  /// cgroup v2 keys and values (applied on a cgroup v2 host only).
+  public var unified: [String: String] = [:]
 
   public init(
     name: String, attempt: UInt32 = 0, command: [String] = [], args: [String] = [], workingDir: String = "",
@@ -79,7 +96,7 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
   enum CodingKeys: String, CodingKey {
     case name, attempt, command, args, workingDir, env, labels, annotations, logPath, tty, stdin, mounts
     case runAsUser, runAsGroup, runAsUsername, readonlyRootfs, memoryLimit, cpuShares, cpuQuota, cpuPeriod
-    case cpusetCpus, oomScoreAdj, security
+    case cpusetCpus, oomScoreAdj, security, memorySwapLimit, cpusetMems, hugepageLimits, unified
   }
 
   /// Decodes records written by any earlier version: fields added later
@@ -109,6 +126,10 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
     cpusetCpus = try c.decodeIfPresent(String.self, forKey: .cpusetCpus) ?? ""
     oomScoreAdj = try c.decodeIfPresent(Int64.self, forKey: .oomScoreAdj) ?? 0
     security = try c.decodeIfPresent(ContainerSecurity.self, forKey: .security) ?? ContainerSecurity()
+    memorySwapLimit = try c.decodeIfPresent(Int64.self, forKey: .memorySwapLimit) ?? 0
+    cpusetMems = try c.decodeIfPresent(String.self, forKey: .cpusetMems) ?? ""
+    hugepageLimits = try c.decodeIfPresent([HugepageLimit].self, forKey: .hugepageLimits) ?? []
+    unified = try c.decodeIfPresent([String: String].self, forKey: .unified) ?? [:]
   }
 }
 

@@ -7,8 +7,8 @@ struct OCIRuntimeCommand: Sendable {
   let path: String
   let root: String
 
-  func run(_ arguments: [String], timeout: Double = 30) async throws -> ProcessRunner.Result {
-    try await ProcessRunner.run(path, ["--root", root] + arguments, timeout: timeout)
+  func run(_ arguments: [String], input: Data? = nil, timeout: Double = 30) async throws -> ProcessRunner.Result {
+    try await ProcessRunner.run(path, ["--root", root] + arguments, input: input, timeout: timeout)
   }
 
   func start(_ id: String) async throws {

@@ -30,6 +30,11 @@ extension RuntimeService {
       cpuPeriod: config.linux.resources.cpuPeriod, cpusetCpus: config.linux.resources.cpusetCpus,
       oomScoreAdj: config.linux.resources.oomScoreAdj, security: try Self.security(from: security))
     spec.stdinOnce = config.stdinOnce
+    let resources = config.linux.resources
+    spec.memorySwapLimit = resources.memorySwapLimitInBytes
+    spec.cpusetMems = resources.cpusetMems
+    spec.hugepageLimits = resources.hugepageLimits.map { .init(pageSize: $0.pageSize, limit: $0.limit) }
+    spec.unified = resources.unified
     let record = try await containers.create(sandbox: sandbox, spec: spec, image: image)
     var response = Runtime_V1_CreateContainerResponse()
     response.containerID = record.id
@@ -91,6 +96,7 @@ extension RuntimeService {
       m.readonly = mount.readonly
       return m
     }
+    status.resources.linux = Self.criResources(record.spec)
     status.user.linux.uid = Int64(record.uid)
     status.user.linux.gid = Int64(record.gid)
     status.user.linux.supplementalGroups = record.additionalGids.map(Int64.init)

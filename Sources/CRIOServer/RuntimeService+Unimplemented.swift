@@ -20,13 +20,6 @@ extension RuntimeService {
     throw CRIError.unimplemented(rpc: "StreamContainers")
   }
 
-  public func updateContainerResources(
-    request: Runtime_V1_UpdateContainerResourcesRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_UpdateContainerResourcesResponse {
-    throw CRIError.unimplemented(rpc: "UpdateContainerResources")
-  }
-
   public func containerStats(
     request: Runtime_V1_ContainerStatsRequest,
     context: GRPCCore.ServerContext
