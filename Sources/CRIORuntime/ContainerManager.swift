@@ -119,6 +119,9 @@ public actor ContainerManager {
     let args = Self.arguments(spec: spec, image: image)
     guard !args.isEmpty else { throw ContainerError.invalid("no command: neither the container nor the image \(image.name) names one") }
     let spec = spec.withEffectiveSwap(.current)
+    try BindMounts.validate(
+      spec.mounts, table: MountInfoEntry.current(),
+      recursiveReadOnlySupported: await supportsRecursiveReadOnly(handler: sandbox.spec.runtimeHandler))
     let id = SandboxManager.newID()
     names[reserved] = id
     let layerDirectory = "\(layersDirectory)/\(id)"
@@ -126,6 +129,10 @@ public actor ContainerManager {
     do {
       for dir in ["\(layerDirectory)/upper", "\(layerDirectory)/work", "\(layerDirectory)/merged", bundle] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      }
+      // A missing bind mount source becomes a directory, as CRI-O does.
+      for mount in spec.mounts where !FileManager.default.fileExists(atPath: mount.hostPath) {
+        try FileManager.default.createDirectory(atPath: mount.hostPath, withIntermediateDirectories: true)
       }
       try OverlayMount.mount(
         lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
@@ -347,10 +354,7 @@ public actor ContainerManager {
       .init(destination: "/etc/hosts", type: "bind", source: sandbox.hostsPath, options: ["rbind", "rw"]),
       .init(destination: "/etc/resolv.conf", type: "bind", source: sandbox.resolvConfPath, options: ["rbind", "ro"]),
     ]
-    for mount in spec.mounts {
-      mounts.append(.init(destination: mount.containerPath, type: "bind", source: mount.hostPath,
-                          options: ["rbind", mount.readonly ? "ro" : "rw"]))
-    }
+    mounts += spec.mounts.map(BindMounts.ociMount)
     var namespaces: [RuntimeSpec.Namespace] = [.init(type: "mount")]
     if let pidNamespace { namespaces.append(pidNamespace) }
     namespaces += podNamespaces(sandbox: sandbox)
@@ -367,6 +371,7 @@ public actor ContainerManager {
         namespaces: namespaces, cgroupsPath: "\(parent)/crio-\(id)", resources: resources, maskedPaths: nil,
         readonlyPaths: nil))
     runtimeSpec.annotations = spec.annotations
+    runtimeSpec.linux.rootfsPropagation = BindMounts.rootfsPropagation(spec.mounts)
     var notes = try SecurityContext.apply(
       spec.security, oomScoreAdj: spec.oomScoreAdj, to: &runtimeSpec,
       defaultCapabilities: config.runtime.defaultCapabilities, bounding: bounding)

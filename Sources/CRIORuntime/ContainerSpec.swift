@@ -2,14 +2,49 @@
 /// translates `ContainerConfig` into this).
 public struct ContainerSpec: Sendable, Equatable, Codable {
   public struct Mount: Sendable, Equatable, Codable {
+    /// How mounts below the mount point travel between the host and the container.
+    public enum Propagation: String, Sendable, Equatable, Codable {
+      /// Neither way (`rprivate`).
+      case `private`
+      /// Host to container (`rslave`): the host side must be shared or a slave.
+      case hostToContainer
+      /// Both ways (`rshared`): the host side must be shared.
+      case bidirectional
+    }
+
     public var containerPath: String
     public var hostPath: String
     public var readonly: Bool
+    public var propagation: Propagation
+    /// Read-only all the way down, submounts included (needs `readonly` and private propagation).
+    public var recursiveReadOnly: Bool
+    /// Asked for, not applied: this host has no SELinux.
+    public var selinuxRelabel: Bool
 
-    public init(containerPath: String, hostPath: String, readonly: Bool) {
+    public init(
+      containerPath: String, hostPath: String, readonly: Bool, propagation: Propagation = .private,
+      recursiveReadOnly: Bool = false, selinuxRelabel: Bool = false
+    ) {
       self.containerPath = containerPath
       self.hostPath = hostPath
       self.readonly = readonly
+      self.propagation = propagation
+      self.recursiveReadOnly = recursiveReadOnly
+      self.selinuxRelabel = selinuxRelabel
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case containerPath, hostPath, readonly, propagation, recursiveReadOnly, selinuxRelabel
+    }
+
+    public init(from decoder: any Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      containerPath = try c.decode(String.self, forKey: .containerPath)
+      hostPath = try c.decode(String.self, forKey: .hostPath)
+      readonly = try c.decodeIfPresent(Bool.self, forKey: .readonly) ?? false
+      propagation = try c.decodeIfPresent(Propagation.self, forKey: .propagation) ?? .private
+      recursiveReadOnly = try c.decodeIfPresent(Bool.self, forKey: .recursiveReadOnly) ?? false
+      selinuxRelabel = try c.decodeIfPresent(Bool.self, forKey: .selinuxRelabel) ?? false
     }
   }
 

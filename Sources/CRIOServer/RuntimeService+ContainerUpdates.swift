@@ -3,7 +3,7 @@ import CRIORuntime
 import GRPCCore
 
 /// Container RPCs that change a running container: resources, log reopening;
-/// and the CRI <-> crio translations of resources.
+/// and the CRI <-> crio translations of mounts and resources.
 extension RuntimeService {
   public func updateContainerResources(
     request: Runtime_V1_UpdateContainerResourcesRequest,
@@ -60,5 +60,43 @@ extension RuntimeService {
     }
     linux.unified = spec.unified
     return linux
+  }
+
+  /// A CRI bind mount in crio's terms.
+  static func mount(_ mount: Runtime_V1_Mount) throws -> ContainerSpec.Mount {
+    if mount.hasImage && !mount.image.image.isEmpty {
+      throw CRIError.invalidArgument("image volumes are not supported yet (mount \(mount.containerPath))")
+    }
+    guard !mount.containerPath.isEmpty else { throw CRIError.invalidArgument("a mount needs a container_path") }
+    guard !mount.hostPath.isEmpty else {
+      throw CRIError.invalidArgument("mount \(mount.containerPath) needs a host_path")
+    }
+    let propagation: ContainerSpec.Mount.Propagation =
+      switch mount.propagation {
+      case .propagationPrivate: .private
+      case .propagationHostToContainer: .hostToContainer
+      case .propagationBidirectional: .bidirectional
+      case .UNRECOGNIZED(let value):
+        throw CRIError.invalidArgument("unknown mount propagation \(value) for \(mount.containerPath)")
+      }
+    return ContainerSpec.Mount(
+      containerPath: mount.containerPath, hostPath: mount.hostPath, readonly: mount.readonly, propagation: propagation,
+      recursiveReadOnly: mount.recursiveReadOnly, selinuxRelabel: mount.selinuxRelabel)
+  }
+
+  static func criMount(_ mount: ContainerSpec.Mount) -> Runtime_V1_Mount {
+    var m = Runtime_V1_Mount()
+    m.containerPath = mount.containerPath
+    m.hostPath = mount.hostPath
+    m.readonly = mount.readonly
+    m.recursiveReadOnly = mount.recursiveReadOnly
+    m.selinuxRelabel = mount.selinuxRelabel
+    m.propagation =
+      switch mount.propagation {
+      case .private: .propagationPrivate
+      case .hostToContainer: .propagationHostToContainer
+      case .bidirectional: .propagationBidirectional
+      }
+    return m
   }
 }

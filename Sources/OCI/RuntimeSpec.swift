@@ -101,6 +101,8 @@ public struct RuntimeSpec: Sendable, Codable, Equatable {
     public var readonlyPaths: [String]?
     public var devices: [Device]?
     public var seccomp: Seccomp?
+    /// Propagation of the rootfs mount (`rprivate`, `rslave`, `rshared`); nil: the runtime's default.
+    public var rootfsPropagation: String?
 
     public init(namespaces: [Namespace], cgroupsPath: String?, resources: Resources?, maskedPaths: [String]?,
                 readonlyPaths: [String]?) {
