@@ -18,6 +18,7 @@ struct Crioctl: AsyncParsableCommand {
       InspectImageVerb.self, RemoveImageVerb.self, ImageFsInfoVerb.self, RunPodVerb.self, PodsVerb.self,
       InspectPodVerb.self, StopPodVerb.self, RemovePodVerb.self, CreateVerb.self, StartVerb.self, PsVerb.self,
       InspectVerb.self, StopVerb.self, RemoveVerb.self, ExecVerb.self, AttachVerb.self, PortForwardVerb.self,
+      LogsVerb.self, UpdateVerb.self,
     ])
 
   @OptionGroup var global: GlobalOptions
