@@ -17,6 +17,10 @@ struct LogsVerb: AsyncParsableCommand {
   @Option(name: .shortAndLong, help: "Only this stream: stdout or stderr.") var stream: CRILogRecord.Stream?
   @Argument(help: "Container ID.") var id: String
 
+  func validate() throws {
+    if tail >= 0 && stream != nil { throw ValidationError("--tail and --stream are mutually exclusive") }
+  }
+
   func run() async throws {
     let global = root.global
     let endpoint = try global.runtime()
