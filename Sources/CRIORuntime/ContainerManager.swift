@@ -157,7 +157,7 @@ public actor ContainerManager {
           conmon: try conmonPath(), runtime: handler.path, runtimeRoot: handler.root, id: id, name: reserved,
           bundle: bundle, logPath: logPath, exitDirectory: exitDirectory, socketDirectory: socketDirectory,
           terminal: spec.tty, stdin: spec.stdin, logSizeMax: config.runtime.logSizeMax,
-          leaveStdinOpen: !(spec.stdinOnce ?? false)))
+          leaveStdinOpen: !(spec.stdinOnce ?? false), systemdCgroup: config.runtime.cgroupManager == "systemd"))
       let record = ContainerRecord(
         id: id, sandboxID: sandbox.id, runtimeHandler: sandbox.spec.runtimeHandler, spec: spec, image: image, state: .created,
         createdAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000), startedAt: 0, finishedAt: 0, exitCode: 0,
@@ -359,7 +359,6 @@ public actor ContainerManager {
     if let pidNamespace { namespaces.append(pidNamespace) }
     namespaces += podNamespaces(sandbox: sandbox)
     let (resources, skipped) = try Self.resources(spec: spec, pidsLimit: config.runtime.pidsLimit, cgroups: cgroups)
-    let parent = sandbox.spec.cgroupParent.isEmpty ? "/crio" : sandbox.spec.cgroupParent
     var runtimeSpec = RuntimeSpec(
       process: .init(
         terminal: spec.tty, user: .init(uid: user.uid, gid: user.gid, additionalGids: user.additionalGids),
@@ -368,7 +367,10 @@ public actor ContainerManager {
       hostname: sandbox.pins.uts == nil ? nil : sandbox.hostname,
       mounts: mounts,
       linux: .init(
-        namespaces: namespaces, cgroupsPath: "\(parent)/crio-\(id)", resources: resources, maskedPaths: nil,
+        namespaces: namespaces,
+        cgroupsPath: try CgroupPaths.container(
+          manager: config.runtime.cgroupManager, parent: sandbox.spec.cgroupParent, id: id),
+        resources: resources, maskedPaths: nil,
         readonlyPaths: nil))
     runtimeSpec.annotations = spec.annotations
     runtimeSpec.linux.rootfsPropagation = BindMounts.rootfsPropagation(spec.mounts)

@@ -24,12 +24,10 @@ enum OOMDetection {
     return false
   }
 
-  /// Where the cgroupfs driver's cgroup keeps its OOM kill counter: v1's
-  /// `memory.oom_control`, v2's `memory.events`. A systemd-driver path
-  /// (`slice:prefix:name`) has no fixed place: none.
+  /// Where the container's cgroup keeps its OOM kill counter: v1's
+  /// `memory.oom_control`, v2's `memory.events`.
   static func counterFiles(cgroupsPath: String, root: String) -> [String] {
-    guard !cgroupsPath.contains(":") else { return [] }
-    let relative = cgroupsPath.hasPrefix("/") ? cgroupsPath : "/\(cgroupsPath)"
+    guard let relative = CgroupPaths.directory(cgroupsPath) else { return [] }
     return ["\(root)/memory\(relative)/memory.oom_control", "\(root)\(relative)/memory.events"]
   }
 

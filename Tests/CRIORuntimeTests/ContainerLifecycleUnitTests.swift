@@ -181,7 +181,6 @@ private let mib: Int64 = 1024 * 1024
     #expect(OOMDetection.counterFiles(cgroupsPath: "/crio/crio-1", root: "/cg") == [
       "/cg/memory/crio/crio-1/memory.oom_control", "/cg/crio/crio-1/memory.events",
     ])
-    #expect(OOMDetection.counterFiles(cgroupsPath: "system.slice:crio:1", root: "/cg").isEmpty)
   }
 
   @Test func conmonsMarkerOrTheCgroupCounter() throws {
@@ -241,5 +240,46 @@ private let mib: Int64 = 1024 * 1024
   @Test func conmonControlMessages() {
     #expect(ConmonControl.Message.reopenLog.line == "2 0 0\n")
     #expect(ConmonControl.Message.resize(width: 80, height: 24).line == "1 24 80\n")
+  }
+}
+
+@Suite struct CgroupPathTests {
+  @Test func cgroupfsPaths() throws {
+    #expect(try CgroupPaths.container(manager: "cgroupfs", parent: "", id: "c1") == "/crio/crio-c1")
+    #expect(try CgroupPaths.container(manager: "cgroupfs", parent: "/kubepods/pod1", id: "c1") == "/kubepods/pod1/crio-c1")
+    #expect(CgroupPaths.directory("/kubepods/pod1/crio-c1") == "/kubepods/pod1/crio-c1")
+  }
+
+  @Test func systemdSlicesAndScopes() throws {
+    #expect(try CgroupPaths.container(manager: "systemd", parent: "", id: "c1") == "system.slice:crio:c1")
+    #expect(
+      try CgroupPaths.container(manager: "systemd", parent: "kubepods-burstable-pod1.slice", id: "c1")
+        == "kubepods-burstable-pod1.slice:crio:c1")
+    #expect(
+      try CgroupPaths.container(
+        manager: "systemd", parent: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice", id: "c1")
+        == "kubepods-burstable-pod1.slice:crio:c1")
+    #expect(throws: ContainerError.self) { try CgroupPaths.container(manager: "systemd", parent: "/kubepods/pod1", id: "c1") }
+    #expect(
+      CgroupPaths.directory("kubepods-burstable-pod1.slice:crio:c1")
+        == "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/crio-c1.scope")
+    #expect(CgroupPaths.directory("system.slice:crio:c1") == "/system.slice/crio-c1.scope")
+    #expect(CgroupPaths.directory("-.slice:crio:c1") == "/crio-c1.scope")
+    #expect(CgroupPaths.directory("bad:path") == nil)
+    #expect(OOMDetection.counterFiles(cgroupsPath: "system.slice:crio:c1", root: "/cg") == [
+      "/cg/memory/system.slice/crio-c1.scope/memory.oom_control", "/cg/system.slice/crio-c1.scope/memory.events",
+    ])
+  }
+
+  @Test func conmonGetsTheSystemdFlag() throws {
+    // The flag is all conmon needs: it passes --systemd-cgroup to the runtime's create.
+    let launch = ConmonLauncher.Launch(
+      conmon: "/usr/bin/conmon", runtime: "/usr/sbin/runc", runtimeRoot: "/run/runc", id: "c1", name: "n",
+      bundle: "/b", logPath: "/l", exitDirectory: "/e", socketDirectory: "/s", terminal: false, stdin: false,
+      logSizeMax: 0, systemdCgroup: true)
+    #expect(ConmonLauncher.arguments(launch).contains("-s"))
+    #expect(!ConmonLauncher.arguments(.init(
+      conmon: "c", runtime: "r", runtimeRoot: "/r", id: "i", name: "n", bundle: "/b", logPath: "/l",
+      exitDirectory: "/e", socketDirectory: "/s", terminal: false, stdin: false, logSizeMax: 0)).contains("-s"))
   }
 }
