@@ -175,6 +175,7 @@ let package = Package(
     .testTarget(name: "CRIONetworkTests", dependencies: ["CRIONetwork", "CRIOConfig"], swiftSettings: strict),
     .testTarget(name: "CRIORuntimeTests", dependencies: ["CRIORuntime", "CRIOConfig"], swiftSettings: strict),
     .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
+    .testTarget(name: "CRIClientTests", dependencies: ["CRIClient"], swiftSettings: strict),
     .testTarget(
       name: "SPDYTests",
       dependencies: [

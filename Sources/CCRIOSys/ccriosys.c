@@ -249,6 +249,11 @@ long long crio_fs_type(const char *path) {
 }
 
 int crio_spawn_with_fds(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds) {
+    return crio_spawn_with_fds_in(NULL, path, argv, envp, fds, nfds);
+}
+
+int crio_spawn_with_fds_in(const char *directory, const char *path, char *const argv[], char *const envp[],
+                           const int *fds, int nfds) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     int rc = posix_spawn_file_actions_init(&actions);
@@ -263,6 +268,12 @@ int crio_spawn_with_fds(const char *path, char *const argv[], char *const envp[]
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
+    if (directory != NULL) {
+        /* conmon writes some files (its "oom" marker) relative to its working directory. */
+        posix_spawn_file_actions_addchdir_np(&actions, directory);
+    }
+#endif
     for (int i = 0; i < nfds; i++) {
         /* dup2 clears close-on-exec on the new descriptor. */
         posix_spawn_file_actions_adddup2(&actions, fds[i], 3 + i);

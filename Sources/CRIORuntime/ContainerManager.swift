@@ -19,7 +19,7 @@ public actor ContainerManager {
   let layersDirectory: String
   /// Records of the pods' infra (pause) containers.
   let infraDirectory: String
-  private var containers: [String: ContainerRecord] = [:]
+  var containers: [String: ContainerRecord] = [:]
   private var names: [String: String] = [:]
   /// Infra containers by sandbox ID (see InfraContainer.swift); not containers the CRI lists.
   var infraContainers: [String: ContainerRecord] = [:]
@@ -95,6 +95,10 @@ public actor ContainerManager {
       updated.finishedAt = Int64(date.timeIntervalSince1970 * 1_000_000_000)
     }
     updated.reason = updated.exitCode == 0 ? "Completed" : "Error"
+    if OOMDetection.killed(bundle: record.bundle) {
+      updated.oomKilled = true
+      updated.reason = "OOMKilled"
+    }
     containers[record.id] = updated
     try? save(updated)
     return updated
@@ -114,6 +118,10 @@ public actor ContainerManager {
     if let existing = names[reserved] { throw ContainerError.nameInUse(name: reserved, id: existing) }
     let args = Self.arguments(spec: spec, image: image)
     guard !args.isEmpty else { throw ContainerError.invalid("no command: neither the container nor the image \(image.name) names one") }
+    let spec = spec.withEffectiveSwap(.current)
+    try BindMounts.validate(
+      spec.mounts, table: MountInfoEntry.current(),
+      recursiveReadOnlySupported: await supportsRecursiveReadOnly(handler: sandbox.spec.runtimeHandler))
     let id = SandboxManager.newID()
     names[reserved] = id
     let layerDirectory = "\(layersDirectory)/\(id)"
@@ -121,6 +129,10 @@ public actor ContainerManager {
     do {
       for dir in ["\(layerDirectory)/upper", "\(layerDirectory)/work", "\(layerDirectory)/merged", bundle] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      }
+      // A missing bind mount source becomes a directory, as CRI-O does.
+      for mount in spec.mounts where !FileManager.default.fileExists(atPath: mount.hostPath) {
+        try FileManager.default.createDirectory(atPath: mount.hostPath, withIntermediateDirectories: true)
       }
       try OverlayMount.mount(
         lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
@@ -145,7 +157,7 @@ public actor ContainerManager {
           conmon: try conmonPath(), runtime: handler.path, runtimeRoot: handler.root, id: id, name: reserved,
           bundle: bundle, logPath: logPath, exitDirectory: exitDirectory, socketDirectory: socketDirectory,
           terminal: spec.tty, stdin: spec.stdin, logSizeMax: config.runtime.logSizeMax,
-          leaveStdinOpen: !(spec.stdinOnce ?? false)))
+          leaveStdinOpen: !(spec.stdinOnce ?? false), systemdCgroup: config.runtime.cgroupManager == "systemd"))
       let record = ContainerRecord(
         id: id, sandboxID: sandbox.id, runtimeHandler: sandbox.spec.runtimeHandler, spec: spec, image: image, state: .created,
         createdAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000), startedAt: 0, finishedAt: 0, exitCode: 0,
@@ -258,7 +270,7 @@ public actor ContainerManager {
     return path
   }
 
-  private func save(_ record: ContainerRecord) throws {
+  func save(_ record: ContainerRecord) throws {
     let data = try JSONEncoder().encode(record)
     let path = "\(recordsDirectory)/\(record.id).json"
     guard FileManager.default.createFile(atPath: path + ".tmp", contents: data), rename(path + ".tmp", path) == 0 else {
@@ -326,7 +338,7 @@ public actor ContainerManager {
   static func buildSpec(
     config: CRIOConfiguration, sandbox: SandboxRecord, spec: ContainerSpec, image: ContainerImage, args: [String],
     user: ContainerUser, rootfs: String, id: String, pidNamespace: RuntimeSpec.Namespace?,
-    bounding: Set<String> = Capabilities.boundingSet
+    bounding: Set<String> = Capabilities.boundingSet, cgroups: CgroupSupport = .current
   ) throws -> (RuntimeSpec, SecurityContext.Notes) {
     var env: [String] = []
     var seen: [String: Int] = [:]
@@ -342,21 +354,11 @@ public actor ContainerManager {
       .init(destination: "/etc/hosts", type: "bind", source: sandbox.hostsPath, options: ["rbind", "rw"]),
       .init(destination: "/etc/resolv.conf", type: "bind", source: sandbox.resolvConfPath, options: ["rbind", "ro"]),
     ]
-    for mount in spec.mounts {
-      mounts.append(.init(destination: mount.containerPath, type: "bind", source: mount.hostPath,
-                          options: ["rbind", mount.readonly ? "ro" : "rw"]))
-    }
+    mounts += spec.mounts.map(BindMounts.ociMount)
     var namespaces: [RuntimeSpec.Namespace] = [.init(type: "mount")]
     if let pidNamespace { namespaces.append(pidNamespace) }
     namespaces += podNamespaces(sandbox: sandbox)
-    var resources = RuntimeSpec.Resources()
-    if spec.memoryLimit > 0 { resources.memory = .init(limit: spec.memoryLimit) }
-    if spec.cpuShares > 0 || spec.cpuQuota > 0 || !spec.cpusetCpus.isEmpty {
-      resources.cpu = .init(
-        shares: spec.cpuShares > 0 ? UInt64(spec.cpuShares) : nil, quota: spec.cpuQuota > 0 ? spec.cpuQuota : nil,
-        period: spec.cpuPeriod > 0 ? UInt64(spec.cpuPeriod) : nil, cpus: spec.cpusetCpus.isEmpty ? nil : spec.cpusetCpus)
-    }
-    if config.runtime.pidsLimit > 0 { resources.pids = .init(limit: Int64(config.runtime.pidsLimit)) }
+    let (resources, skipped) = try Self.resources(spec: spec, pidsLimit: config.runtime.pidsLimit, cgroups: cgroups)
     var runtimeSpec = RuntimeSpec(
       process: .init(
         terminal: spec.tty, user: .init(uid: user.uid, gid: user.gid, additionalGids: user.additionalGids),
@@ -365,12 +367,17 @@ public actor ContainerManager {
       hostname: sandbox.pins.uts == nil ? nil : sandbox.hostname,
       mounts: mounts,
       linux: .init(
-        namespaces: namespaces, cgroupsPath: cgroupPath(sandbox: sandbox, id: id), resources: resources, maskedPaths: nil,
+        namespaces: namespaces,
+        cgroupsPath: try CgroupPaths.container(
+          manager: config.runtime.cgroupManager, parent: sandbox.spec.cgroupParent, id: id),
+        resources: resources, maskedPaths: nil,
         readonlyPaths: nil))
     runtimeSpec.annotations = spec.annotations
-    let notes = try SecurityContext.apply(
+    runtimeSpec.linux.rootfsPropagation = BindMounts.rootfsPropagation(spec.mounts)
+    var notes = try SecurityContext.apply(
       spec.security, oomScoreAdj: spec.oomScoreAdj, to: &runtimeSpec,
       defaultCapabilities: config.runtime.defaultCapabilities, bounding: bounding)
+    notes.messages += skipped.map { "Resource not applied on this host: \($0)" }
     return (runtimeSpec, notes)
   }
 }
@@ -413,24 +420,9 @@ extension ContainerManager {
   private static func runExec(
     runtime: String, root: String, id: String, processFile: String, pidFile: String, timeout: Int64
   ) async throws -> ExecResult {
-    let result: ProcessRunner.Result
-    do {
-      // runc exec cannot forward SIGKILL: on timeout the exec'd process itself is killed too.
-      result = try await ProcessRunner.run(
-        runtime, ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile, id],
-        timeout: timeout > 0 ? Double(timeout) : Double(Int32.max), killOnCancel: true,
-        onTimeout: {
-          if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-             let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
-          {
-            kill(pid, SIGKILL)
-          }
-        })
-    } catch ProcessRunner.Failure.timedOut {
-      throw ContainerError.timedOut("command timed out after \(timeout)s")
-    } catch {
-      throw ContainerError.runtimeFailed("cannot run \(runtime) exec: \(error)")
-    }
+    let result = try await ExecSyncRunner.run(
+      runtime: runtime, arguments: ["--root", root, "exec", "--process", processFile, "--pid-file", pidFile, id],
+      pidFile: pidFile, timeout: timeout)
     return ExecResult(stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode)
   }
 }

@@ -2,14 +2,60 @@
 /// translates `ContainerConfig` into this).
 public struct ContainerSpec: Sendable, Equatable, Codable {
   public struct Mount: Sendable, Equatable, Codable {
+    /// How mounts below the mount point travel between the host and the container.
+    public enum Propagation: String, Sendable, Equatable, Codable {
+      /// Neither way (`rprivate`).
+      case `private`
+      /// Host to container (`rslave`): the host side must be shared or a slave.
+      case hostToContainer
+      /// Both ways (`rshared`): the host side must be shared.
+      case bidirectional
+    }
+
     public var containerPath: String
     public var hostPath: String
     public var readonly: Bool
+    public var propagation: Propagation
+    /// Read-only all the way down, submounts included (needs `readonly` and private propagation).
+    public var recursiveReadOnly: Bool
+    /// Asked for, not applied: this host has no SELinux.
+    public var selinuxRelabel: Bool
 
-    public init(containerPath: String, hostPath: String, readonly: Bool) {
+    public init(
+      containerPath: String, hostPath: String, readonly: Bool, propagation: Propagation = .private,
+      recursiveReadOnly: Bool = false, selinuxRelabel: Bool = false
+    ) {
       self.containerPath = containerPath
       self.hostPath = hostPath
       self.readonly = readonly
+      self.propagation = propagation
+      self.recursiveReadOnly = recursiveReadOnly
+      self.selinuxRelabel = selinuxRelabel
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case containerPath, hostPath, readonly, propagation, recursiveReadOnly, selinuxRelabel
+    }
+
+    public init(from decoder: any Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      containerPath = try c.decode(String.self, forKey: .containerPath)
+      hostPath = try c.decode(String.self, forKey: .hostPath)
+      readonly = try c.decodeIfPresent(Bool.self, forKey: .readonly) ?? false
+      propagation = try c.decodeIfPresent(Propagation.self, forKey: .propagation) ?? .private
+      recursiveReadOnly = try c.decodeIfPresent(Bool.self, forKey: .recursiveReadOnly) ?? false
+      selinuxRelabel = try c.decodeIfPresent(Bool.self, forKey: .selinuxRelabel) ?? false
+    }
+  }
+
+  /// A hugetlb limit: page size as the kernel names it (`2MB`, `1GB`) and bytes.
+  public struct HugepageLimit: Sendable, Equatable, Codable {
+    public var pageSize: String
+    public var limit: UInt64
+
+    public init(pageSize: String, limit: UInt64) {
+      self.pageSize = pageSize
+      self.limit = limit
     }
   }
 
@@ -42,6 +88,12 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
   /// The CRI's `oom_score_adj` (limited to what the host allows when applied).
   public var oomScoreAdj: Int64
   public var security: ContainerSecurity
+  /// Memory plus swap; 0: as much as `memoryLimit` (no swap), where the host accounts swap.
+  public var memorySwapLimit: Int64 = 0
+  public var cpusetMems: String = ""
+  public var hugepageLimits: [HugepageLimit] = []
+  /// cgroup v2 keys and values (applied on a cgroup v2 host only).
+  public var unified: [String: String] = [:]
 
   public init(
     name: String, attempt: UInt32 = 0, command: [String] = [], args: [String] = [], workingDir: String = "",
@@ -79,7 +131,7 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
   enum CodingKeys: String, CodingKey {
     case name, attempt, command, args, workingDir, env, labels, annotations, logPath, tty, stdin, mounts
     case runAsUser, runAsGroup, runAsUsername, readonlyRootfs, memoryLimit, cpuShares, cpuQuota, cpuPeriod
-    case cpusetCpus, oomScoreAdj, security
+    case cpusetCpus, oomScoreAdj, security, memorySwapLimit, cpusetMems, hugepageLimits, unified
   }
 
   /// Decodes records written by any earlier version: fields added later
@@ -109,6 +161,10 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
     cpusetCpus = try c.decodeIfPresent(String.self, forKey: .cpusetCpus) ?? ""
     oomScoreAdj = try c.decodeIfPresent(Int64.self, forKey: .oomScoreAdj) ?? 0
     security = try c.decodeIfPresent(ContainerSecurity.self, forKey: .security) ?? ContainerSecurity()
+    memorySwapLimit = try c.decodeIfPresent(Int64.self, forKey: .memorySwapLimit) ?? 0
+    cpusetMems = try c.decodeIfPresent(String.self, forKey: .cpusetMems) ?? ""
+    hugepageLimits = try c.decodeIfPresent([HugepageLimit].self, forKey: .hugepageLimits) ?? []
+    unified = try c.decodeIfPresent([String: String].self, forKey: .unified) ?? [:]
   }
 }
 
@@ -172,6 +228,9 @@ public struct ContainerRecord: Sendable, Equatable, Codable {
   public var gid: UInt32
   /// Supplementary groups, the primary group first.
   public var additionalGids: [UInt32] = []
+  /// The kernel's OOM killer killed a process of the container (conmon's
+  /// `oom` file, or the cgroup's `oom_kill` counter): reason `OOMKilled`.
+  public var oomKilled = false
 
   public var rootfs: String { "\(layerDirectory)/merged" }
 }
@@ -179,7 +238,7 @@ public struct ContainerRecord: Sendable, Equatable, Codable {
 extension ContainerRecord {
   enum CodingKeys: String, CodingKey {
     case id, sandboxID, runtimeHandler, spec, image, state, createdAt, startedAt, finishedAt, exitCode, reason
-    case message, pid, logPath, bundle, layerDirectory, uid, gid, additionalGids
+    case message, pid, logPath, bundle, layerDirectory, uid, gid, additionalGids, oomKilled
   }
 
   /// Decodes records written by any earlier version (later fields default).
@@ -204,6 +263,7 @@ extension ContainerRecord {
     uid = try c.decodeIfPresent(UInt32.self, forKey: .uid) ?? 0
     gid = try c.decodeIfPresent(UInt32.self, forKey: .gid) ?? 0
     additionalGids = try c.decodeIfPresent([UInt32].self, forKey: .additionalGids) ?? []
+    oomKilled = try c.decodeIfPresent(Bool.self, forKey: .oomKilled) ?? false
   }
 }
 

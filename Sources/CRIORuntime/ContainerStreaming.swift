@@ -3,6 +3,7 @@ import CRIOSystem
 import Foundation
 import Glibc
 import OCI
+import Synchronization
 
 /// A process started in a running container for a streaming exec: the OCI
 /// runtime's `exec` in the foreground, under a pseudo-terminal of crio's
@@ -20,11 +21,30 @@ public struct ExecProcess: Sendable {
   public let stderr: Int32?
   let pidFile: String
   let processFile: String
+  /// Set once the runtime process is reaped (its pid may be reused after).
+  private let reaped = Reaped()
+
+  private final class Reaped: Sendable {
+    let done = Mutex(false)
+  }
+
+  init(
+    pid: pid_t, terminal: Int32?, stdin: Int32?, stdout: Int32?, stderr: Int32?, pidFile: String, processFile: String
+  ) {
+    self.pid = pid
+    self.terminal = terminal
+    self.stdin = stdin
+    self.stdout = stdout
+    self.stderr = stderr
+    self.pidFile = pidFile
+    self.processFile = processFile
+  }
 
   /// Waits for the exec to end and returns its exit code (128 + signal when
   /// killed), then removes its files.
   public func wait() async -> Int32 {
     let status = await ProcessSpawner.wait(pid)
+    reaped.done.withLock { $0 = true }
     unlink(processFile)
     unlink(pidFile)
     if status & 0x7f == 0 { return (status >> 8) & 0xff }
@@ -37,14 +57,23 @@ public struct ExecProcess: Sendable {
     try? Pseudoterminal.resize(terminal, width: width, height: height)
   }
 
-  /// Kills the exec'd process and the runtime process: the client is gone.
+  /// Kills the exec'd process: the client is gone. The runtime process is
+  /// left to reap it and exit (killing it first would orphan the process,
+  /// and an init that does not reap keeps it as a zombie); only if it is
+  /// still there after 5 s, or the exec'd process is not known yet, is the
+  /// runtime process killed too.
   public func kill() {
     if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
        let execPID = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), execPID > 0
     {
       Glibc.kill(execPID, SIGKILL)
+      let (runtimePID, reaped) = (pid, reaped)
+      DispatchQueue.global().asyncAfter(deadline: .now() + 5) {
+        reaped.done.withLock { done in if !done { _ = Glibc.kill(runtimePID, SIGKILL) } }
+      }
+      return
     }
-    Glibc.kill(pid, SIGKILL)
+    reaped.done.withLock { done in if !done { _ = Glibc.kill(pid, SIGKILL) } }
   }
 }
 

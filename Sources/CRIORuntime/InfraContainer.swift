@@ -67,7 +67,8 @@ extension ContainerManager {
         .init(
           conmon: try conmonPath(), runtime: handler.path, runtimeRoot: handler.root, id: id, name: name,
           bundle: bundle, logPath: "\(bundle)/infra.log", exitDirectory: exitDirectory,
-          socketDirectory: socketDirectory, terminal: false, stdin: false, logSizeMax: config.runtime.logSizeMax))
+          socketDirectory: socketDirectory, terminal: false, stdin: false, logSizeMax: config.runtime.logSizeMax,
+          systemdCgroup: config.runtime.cgroupManager == "systemd"))
       let now = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
       var record = ContainerRecord(
         id: id, sandboxID: sandbox.id, runtimeHandler: sandbox.spec.runtimeHandler, spec: spec, image: image,
@@ -166,7 +167,8 @@ extension ContainerManager {
       hostname: sandbox.pins.uts == nil ? nil : sandbox.hostname,
       mounts: baseMounts(sandbox: sandbox),
       linux: .init(
-        namespaces: namespaces, cgroupsPath: cgroupPath(sandbox: sandbox, id: id), resources: RuntimeSpec.Resources(),
+        namespaces: namespaces, cgroupsPath: try CgroupPaths.container(
+          manager: config.runtime.cgroupManager, parent: sandbox.spec.cgroupParent, id: id), resources: RuntimeSpec.Resources(),
         maskedPaths: SecurityContext.defaultMaskedPaths, readonlyPaths: SecurityContext.defaultReadonlyPaths))
     runtimeSpec.process.oomScoreAdj = oomScoreAdj
     runtimeSpec.linux.seccomp = try SeccompProfile.filter(for: sandbox.spec.security.seccomp, capabilities: [])

@@ -7,8 +7,8 @@ struct OCIRuntimeCommand: Sendable {
   let path: String
   let root: String
 
-  func run(_ arguments: [String], timeout: Double = 30) async throws -> ProcessRunner.Result {
-    try await ProcessRunner.run(path, ["--root", root] + arguments, timeout: timeout)
+  func run(_ arguments: [String], input: Data? = nil, timeout: Double = 30) async throws -> ProcessRunner.Result {
+    try await ProcessRunner.run(path, ["--root", root] + arguments, input: input, timeout: timeout)
   }
 
   func start(_ id: String) async throws {
@@ -48,6 +48,27 @@ enum ConmonLauncher {
     /// Keep the container's stdin open when an attached client leaves
     /// (a container without `stdin_once`).
     var leaveStdinOpen = false
+    /// The systemd cgroup driver: conmon's `-s` (it passes `--systemd-cgroup` to the runtime's create).
+    var systemdCgroup = false
+  }
+
+  /// conmon's command line for `launch`, as CRI-O builds it.
+  static func arguments(_ launch: Launch) -> [String] {
+    var args = [
+      launch.conmon, "-b", launch.bundle, "-c", launch.id, "-n", launch.name, "-u", launch.id, "-r", launch.runtime,
+      "-p", "\(launch.bundle)/pidfile", "-P", "\(launch.bundle)/conmon-pidfile", "-l", launch.logPath,
+      "--exit-dir", launch.exitDirectory, "--socket-dir-path", launch.socketDirectory, "--persist-dir", launch.bundle,
+      "--log-level", "info", "--syslog", "--runtime-arg", "--root=\(launch.runtimeRoot)",
+    ]
+    if launch.logSizeMax > 0 { args += ["--log-size-max", String(launch.logSizeMax)] }
+    if launch.systemdCgroup { args.append("-s") }
+    if launch.terminal {
+      args.append("-t")
+    } else if launch.stdin {
+      args += ["-i"]
+      if launch.leaveStdinOpen { args.append("--leave-stdin-open") }
+    }
+    return args
   }
 
   static func create(_ launch: Launch) async throws -> Int32 {
@@ -56,21 +77,10 @@ enum ConmonLauncher {
     guard crio_pipe_cloexec(&syncPipe) == 0, crio_pipe_cloexec(&startPipe) == 0 else {
       throw ContainerError.runtimeFailed("cannot create pipes for conmon: errno \(errno)")
     }
-    var args = [
-      launch.conmon, "-b", launch.bundle, "-c", launch.id, "-n", launch.name, "-u", launch.id, "-r", launch.runtime,
-      "-p", "\(launch.bundle)/pidfile", "-P", "\(launch.bundle)/conmon-pidfile", "-l", launch.logPath,
-      "--exit-dir", launch.exitDirectory, "--socket-dir-path", launch.socketDirectory, "--persist-dir", launch.bundle,
-      "--log-level", "info", "--syslog", "--runtime-arg", "--root=\(launch.runtimeRoot)",
-    ]
-    if launch.logSizeMax > 0 { args += ["--log-size-max", String(launch.logSizeMax)] }
-    if launch.terminal {
-      args.append("-t")
-    } else if launch.stdin {
-      args += ["-i"]
-      if launch.leaveStdinOpen { args.append("--leave-stdin-open") }
-    }
+    let args = arguments(launch)
     let env = ["_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-    let pid = try ProcessSpawner.spawn(args, environment: env, fds: [syncPipe[1], startPipe[0]])
+    // In the bundle, as CRI-O runs it: conmon drops its `oom` marker in its working directory.
+    let pid = try ProcessSpawner.spawn(args, environment: env, fds: [syncPipe[1], startPipe[0]], directory: launch.bundle)
     close(syncPipe[1])
     close(startPipe[0])
     defer { close(syncPipe[0]) }

@@ -22,7 +22,7 @@ extension RuntimeService {
       workingDir: config.workingDir, env: config.envs.map { "\($0.key)=\(String(decoding: $0.value, as: UTF8.self))" },
       labels: config.labels,
       annotations: config.annotations, logPath: config.logPath, tty: config.tty, stdin: config.stdin,
-      mounts: config.mounts.map { .init(containerPath: $0.containerPath, hostPath: $0.hostPath, readonly: $0.readonly) },
+      mounts: try config.mounts.map(Self.mount),
       runAsUser: security.hasRunAsUser ? security.runAsUser.value : nil,
       runAsGroup: security.hasRunAsGroup ? security.runAsGroup.value : nil, runAsUsername: security.runAsUsername,
       readonlyRootfs: security.readonlyRootfs, memoryLimit: config.linux.resources.memoryLimitInBytes,
@@ -30,6 +30,11 @@ extension RuntimeService {
       cpuPeriod: config.linux.resources.cpuPeriod, cpusetCpus: config.linux.resources.cpusetCpus,
       oomScoreAdj: config.linux.resources.oomScoreAdj, security: try Self.security(from: security))
     spec.stdinOnce = config.stdinOnce
+    let resources = config.linux.resources
+    spec.memorySwapLimit = resources.memorySwapLimitInBytes
+    spec.cpusetMems = resources.cpusetMems
+    spec.hugepageLimits = resources.hugepageLimits.map { .init(pageSize: $0.pageSize, limit: $0.limit) }
+    spec.unified = resources.unified
     let record = try await containers.create(sandbox: sandbox, spec: spec, image: image)
     events.note(.created(record))
     var response = Runtime_V1_CreateContainerResponse()
@@ -108,13 +113,8 @@ extension RuntimeService {
     status.labels = record.spec.labels
     status.annotations = record.spec.annotations
     status.logPath = record.logPath
-    status.mounts = record.spec.mounts.map { mount in
-      var m = Runtime_V1_Mount()
-      m.containerPath = mount.containerPath
-      m.hostPath = mount.hostPath
-      m.readonly = mount.readonly
-      return m
-    }
+    status.mounts = record.spec.mounts.map(Self.criMount)
+    status.resources.linux = Self.criResources(record.spec)
     status.user.linux.uid = Int64(record.uid)
     status.user.linux.gid = Int64(record.gid)
     status.user.linux.supplementalGroups = record.additionalGids.map(Int64.init)

@@ -20,20 +20,6 @@ extension RuntimeService {
     throw CRIError.unimplemented(rpc: "StreamContainers")
   }
 
-  public func updateContainerResources(
-    request: Runtime_V1_UpdateContainerResourcesRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_UpdateContainerResourcesResponse {
-    throw CRIError.unimplemented(rpc: "UpdateContainerResources")
-  }
-
-  public func reopenContainerLog(
-    request: Runtime_V1_ReopenContainerLogRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_ReopenContainerLogResponse {
-    throw CRIError.unimplemented(rpc: "ReopenContainerLog")
-  }
-
   public func updateRuntimeConfig(
     request: Runtime_V1_UpdateRuntimeConfigRequest,
     context: GRPCCore.ServerContext

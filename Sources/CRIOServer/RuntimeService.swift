@@ -65,11 +65,12 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     ]
     // The default handler is reported under the empty name, then every configured handler.
     let names = [""] + config.runtime.runtimes.keys.sorted()
-    response.runtimeHandlers = names.map { name in
+    for name in names {
       var handler = Runtime_V1_RuntimeHandler()
       handler.name = name
       handler.features = Runtime_V1_RuntimeHandlerFeatures()
-      return handler
+      handler.features.recursiveReadOnlyMounts = await containers.supportsRecursiveReadOnly(handler: name)
+      response.runtimeHandlers.append(handler)
     }
     response.features = Runtime_V1_RuntimeFeatures()
     response.features.supplementalGroupsPolicy = true

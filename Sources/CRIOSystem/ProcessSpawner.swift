@@ -10,8 +10,9 @@ public enum ProcessSpawner {
     public let description: String
   }
 
-  /// Starts `argv[0]` with `argv`, giving `fds[i]` to it as descriptor 3 + i.
-  public static func spawn(_ argv: [String], environment: [String], fds: [Int32]) throws -> pid_t {
+  /// Starts `argv[0]` with `argv`, giving `fds[i]` to it as descriptor 3 + i,
+  /// in `directory` (nil: crio's working directory).
+  public static func spawn(_ argv: [String], environment: [String], fds: [Int32], directory: String? = nil) throws -> pid_t {
     var cArgs = argv.map { strdup($0) } + [nil]
     var cEnv = environment.map { strdup($0) } + [nil]
     defer {
@@ -19,7 +20,7 @@ public enum ProcessSpawner {
       cEnv.forEach { free($0) }
     }
     let pid = fds.withUnsafeBufferPointer { buffer in
-      crio_spawn_with_fds(argv[0], &cArgs, &cEnv, buffer.baseAddress, Int32(fds.count))
+      crio_spawn_with_fds_in(directory, argv[0], &cArgs, &cEnv, buffer.baseAddress, Int32(fds.count))
     }
     guard pid > 0 else { throw SpawnError(description: "cannot start \(argv[0]): \(String(cString: strerror(-pid)))") }
     return pid

@@ -101,6 +101,8 @@ public struct RuntimeSpec: Sendable, Codable, Equatable {
     public var readonlyPaths: [String]?
     public var devices: [Device]?
     public var seccomp: Seccomp?
+    /// Propagation of the rootfs mount (`rprivate`, `rslave`, `rshared`); nil: the runtime's default.
+    public var rootfsPropagation: String?
 
     public init(namespaces: [Namespace], cgroupsPath: String?, resources: Resources?, maskedPaths: [String]?,
                 readonlyPaths: [String]?) {
@@ -128,12 +130,31 @@ public struct RuntimeSpec: Sendable, Codable, Equatable {
     public var pids: Pids?
     /// Device cgroup rules, applied in order (the runtime appends its default allowed devices).
     public var devices: [DeviceRule]?
+    public var hugepageLimits: [HugepageLimit]?
+    /// cgroup v2 files and values, as runc writes them.
+    public var unified: [String: String]?
 
-    public init(memory: Memory? = nil, cpu: CPU? = nil, pids: Pids? = nil, devices: [DeviceRule]? = nil) {
+    public init(
+      memory: Memory? = nil, cpu: CPU? = nil, pids: Pids? = nil, devices: [DeviceRule]? = nil,
+      hugepageLimits: [HugepageLimit]? = nil, unified: [String: String]? = nil
+    ) {
       self.memory = memory
       self.cpu = cpu
       self.pids = pids
       self.devices = devices
+      self.hugepageLimits = hugepageLimits
+      self.unified = unified
+    }
+  }
+
+  public struct HugepageLimit: Sendable, Codable, Equatable {
+    /// `2MB`, `1GB`, ...
+    public var pageSize: String
+    public var limit: UInt64
+
+    public init(pageSize: String, limit: UInt64) {
+      self.pageSize = pageSize
+      self.limit = limit
     }
   }
 
@@ -226,7 +247,13 @@ public struct RuntimeSpec: Sendable, Codable, Equatable {
 
   public struct Memory: Sendable, Codable, Equatable {
     public var limit: Int64?
-    public init(limit: Int64?) { self.limit = limit }
+    /// Memory plus swap (cgroup v1 `memsw`); equal to `limit` means no swap.
+    public var swap: Int64?
+
+    public init(limit: Int64?, swap: Int64? = nil) {
+      self.limit = limit
+      self.swap = swap
+    }
   }
 
   public struct CPU: Sendable, Codable, Equatable {

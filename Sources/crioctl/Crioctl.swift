@@ -19,6 +19,7 @@ struct Crioctl: AsyncParsableCommand {
       InspectPodVerb.self, StopPodVerb.self, RemovePodVerb.self, CreateVerb.self, StartVerb.self, PsVerb.self,
       InspectVerb.self, StopVerb.self, RemoveVerb.self, ExecVerb.self, AttachVerb.self, PortForwardVerb.self,
       StatsVerb.self, PodStatsVerb.self, EventsVerb.self, MetricDescriptorsVerb.self, PodMetricsVerb.self,
+      LogsVerb.self, UpdateVerb.self,
     ])
 
   @OptionGroup var global: GlobalOptions

@@ -7,24 +7,6 @@ import Glibc
 import Testing
 
 extension ContainerTests.Fixture {
-  /// A busybox container whose config the test adjusts.
-  func create(
-    _ pod: (String, Runtime_V1_PodSandboxConfig), name: String, command: [String],
-    configure: (inout Runtime_V1_ContainerConfig) -> Void
-  ) async throws -> String {
-    try await call {
-      var request = Runtime_V1_CreateContainerRequest()
-      request.podSandboxID = pod.0
-      request.sandboxConfig = pod.1
-      request.config.metadata.name = name
-      request.config.image.image = "registry.test/test/busybox:1"
-      request.config.command = command
-      request.config.logPath = "\(name).log"
-      configure(&request.config)
-      return try await $0.runtime.createContainer(request, options: $0.options).containerID
-    }
-  }
-
   func containerStats(_ id: String) async throws -> Runtime_V1_ContainerStats {
     try await call {
       var request = Runtime_V1_ContainerStatsRequest()
@@ -49,26 +31,6 @@ extension ContainerTests.Fixture {
     }
   }
 
-  func removePod(_ id: String) async throws {
-    try await call {
-      var stop = Runtime_V1_StopPodSandboxRequest()
-      stop.podSandboxID = id
-      _ = try await $0.runtime.stopPodSandbox(stop, options: $0.options)
-      var remove = Runtime_V1_RemovePodSandboxRequest()
-      remove.podSandboxID = id
-      _ = try await $0.runtime.removePodSandbox(remove, options: $0.options)
-    }
-  }
-
-  /// conmon processes started for this test's daemon (found by its directory in their command line).
-  var conmons: [Int32] {
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return entries.compactMap(Int32.init).filter { pid in
-      guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-      let command = String(decoding: data, as: UTF8.self)
-      return command.hasPrefix("/usr/bin/conmon") && command.contains(dir.path)
-    }
-  }
 }
 
 private let mib: UInt64 = 1 << 20

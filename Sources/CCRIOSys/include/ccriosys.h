@@ -80,6 +80,9 @@ long long crio_fs_type(const char *path);
  * given to the child as descriptor 3 + i, stdin/stdout/stderr on /dev/null,
  * in a new session, and no other descriptor. Returns the child's pid, or -errno. */
 int crio_spawn_with_fds(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds);
+/* The same, started in `directory` (NULL: the caller's working directory). */
+int crio_spawn_with_fds_in(const char *directory, const char *path, char *const argv[], char *const envp[],
+                           const int *fds, int nfds);
 
 /* Mounts an overlay at `target` with `lowerdirs` (colon-separated, top first),
  * `upperdir` and `workdir`. Returns 0 or -errno. */
