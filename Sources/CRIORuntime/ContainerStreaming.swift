@@ -58,23 +58,30 @@ public struct ExecProcess: Sendable {
   }
 
   /// Kills the exec'd process: the client is gone. The runtime process is
-  /// left to reap it and exit (killing it first would orphan the process,
-  /// and an init that does not reap keeps it as a zombie); only if it is
-  /// still there after 5 s, or the exec'd process is not known yet, is the
-  /// runtime process killed too.
+  /// left a moment to reap it and exit (killing it first would orphan the
+  /// process, and an init that does not reap keeps it as a zombie), then
+  /// killed too if it is still there. The runtime writes the pid file just
+  /// after starting the process: it is waited for briefly.
   public func kill() {
-    if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-       let execPID = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), execPID > 0
-    {
-      Glibc.kill(execPID, SIGKILL)
-      let (runtimePID, reaped) = (pid, reaped)
-      DispatchQueue.global().asyncAfter(deadline: .now() + 5) {
-        reaped.done.withLock { done in if !done { _ = Glibc.kill(runtimePID, SIGKILL) } }
+    let (runtimePID, reaped, pidFile) = (pid, reaped, pidFile)
+    DispatchQueue.global().async {
+      func execPID() -> Int32? {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+              let value = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), value > 0
+        else { return nil }
+        return value
       }
-      return
+      var target = execPID()
+      for _ in 0..<20 where target == nil && !reaped.done.withLock({ $0 }) {
+        usleep(50_000)
+        target = execPID()
+      }
+      if let target { Glibc.kill(target, SIGKILL) }
+      for _ in 0..<20 where !reaped.done.withLock({ $0 }) { usleep(50_000) }
+      reaped.done.withLock { done in if !done { _ = Glibc.kill(runtimePID, SIGKILL) } }
     }
-    reaped.done.withLock { done in if !done { _ = Glibc.kill(pid, SIGKILL) } }
   }
+
 }
 
 /// Where to attach to a running container: conmon's attach socket and
