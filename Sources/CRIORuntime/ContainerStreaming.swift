@@ -61,7 +61,7 @@ public struct ExecProcess: Sendable {
   /// left a moment to reap it and exit (killing it first would orphan the
   /// process, and an init that does not reap keeps it as a zombie), then
   /// killed too if it is still there. The runtime writes the pid file just
-  /// after starting the process: it is waited for briefly.
+  /// after starting the process: it is waited for (up to 5 s on a loaded host).
   public func kill() {
     let (runtimePID, reaped, pidFile) = (pid, reaped, pidFile)
     DispatchQueue.global().async {
@@ -72,7 +72,7 @@ public struct ExecProcess: Sendable {
         return value
       }
       var target = execPID()
-      for _ in 0..<20 where target == nil && !reaped.done.withLock({ $0 }) {
+      for _ in 0..<100 where target == nil && !reaped.done.withLock({ $0 }) {
         usleep(50_000)
         target = execPID()
       }
