@@ -41,10 +41,10 @@ public enum ProcessRunner {
     if let environment { process.environment = environment }
     let stdout = Pipe()
     let stderr = Pipe()
-    let stdin = Pipe()
+    let stdin = input == nil ? nil : Pipe()
     process.standardOutput = stdout
     process.standardError = stderr
-    process.standardInput = input == nil ? FileHandle.nullDevice : stdin
+    process.standardInput = stdin ?? FileHandle.nullDevice
     let exit = ExitSignal()
     process.terminationHandler = { _ in exit.signal() }
     do {
@@ -52,7 +52,7 @@ public enum ProcessRunner {
     } catch {
       throw Failure.cannotStart(path: path, reason: error.localizedDescription)
     }
-    if let input {
+    if let input, let stdin {
       let writer = stdin.fileHandleForWriting
       try? writer.write(contentsOf: input)
       try? writer.close()
@@ -77,6 +77,10 @@ public enum ProcessRunner {
     watchdog.cancel()
     let out = await outReader.value
     let err = await errReader.value
+    // Closed explicitly: left to deallocation, the read ends leaked (one
+    // descriptor per run, until the daemon ran out).
+    try? stdout.fileHandleForReading.close()
+    try? stderr.fileHandleForReading.close()
     // The watchdog's sleep only completes (rather than being cancelled) when it fired.
     if case .success = await watchdog.result {
       throw Failure.timedOut(path: path, seconds: timeout)
