@@ -25,11 +25,9 @@ struct BenchImages {
   ///   - largeMiB: the size of the random data in the large image.
   init(prefix: String, largeMiB: Int, layers: Int = 4) throws {
     self.prefix = prefix
-    small = try TestImage(
-      layerTars: [try TestImage.busyboxLayer(extraFiles: ["etc/crio-bench": "pull\n"])], label: "crio-bench-pull")
-    run = try TestImage(
-      layerTars: [try TestImage.busyboxLayer(extraFiles: ["etc/crio-bench": "run\n"])], label: "crio-bench-run")
-    var tars = [try TestImage.busyboxLayer(extraFiles: ["etc/crio-bench": "large\n"])]
+    small = try TestImage(layerTars: [try Self.busyboxLayer(marker: "pull")], label: "crio-bench-pull")
+    run = try TestImage(layerTars: [try Self.busyboxLayer(marker: "run")], label: "crio-bench-run")
+    var tars = [try Self.busyboxLayer(marker: "large")]
     var generator = SplitMix64(seed: UInt64(largeMiB))
     let perLayer = max(1, largeMiB * 1024 * 1024 / layers)
     for index in 0..<layers {
@@ -40,6 +38,30 @@ struct BenchImages {
     }
     large = try TestImage(layerTars: tars, label: "crio-bench-large")
     largeTag = "\(largeMiB)m"
+  }
+
+  /// Debian's busybox-static with its applets as hard links, /etc/passwd and
+  /// /etc/group, and `/etc/crio-bench` holding `marker`. Unlike
+  /// `TestImage.busyboxLayer`, each hard-link header carries the binary's mode
+  /// (0755) as tar(1) writes it: containerd applies a link header's mode to the
+  /// file, and 0644 there would leave the shell not executable.
+  static func busyboxLayer(marker: String) throws -> [UInt8] {
+    let busybox = "/bin/busybox"
+    guard let binary = FileManager.default.contents(atPath: busybox) else {
+      throw BenchError("\(busybox) is missing: run `make deps` (Debian package busybox-static)")
+    }
+    var tar = TarWriter()
+    for dir in ["bin", "etc", "tmp", "var", "root", "home"] {
+      tar.directory(dir, mode: dir == "tmp" ? 0o1777 : 0o755)
+    }
+    tar.add(TarWriter.Entry(name: "bin/busybox", kind: .file, content: Array(binary), mode: 0o755))
+    for applet in ["sh", "ls", "cat", "echo", "sleep", "id", "true", "false", "env", "ps", "wc", "head", "touch"] {
+      tar.add(TarWriter.Entry(name: "bin/\(applet)", kind: .hardLink, mode: 0o755, linkName: "bin/busybox"))
+    }
+    tar.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n")
+    tar.file("etc/group", "root:x:0:\nnogroup:x:65534:\n")
+    tar.file("etc/crio-bench", marker + "\n")
+    return tar.archive
   }
 
   /// Compressed bytes of an image's layers, as a registry serves them.
