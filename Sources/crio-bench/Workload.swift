@@ -62,6 +62,8 @@ final class Workload: @unchecked Sendable {
   let logRoot: String
   let runID: String
 
+  /// Connections to `endpoint`, replaced every `ConnectionPool.callsPerConnection` calls.
+  private let pool: ConnectionPool
   private let lock = NSLock()
   private var measurements: [BenchMeasurement] = []
   private var errors: [String] = []
@@ -79,6 +81,7 @@ final class Workload: @unchecked Sendable {
     self.options = options
     self.logRoot = logRoot
     self.runID = runID
+    pool = ConnectionPool(endpoint: endpoint)
   }
 
   // MARK: running
@@ -89,23 +92,21 @@ final class Workload: @unchecked Sendable {
     declareOperations()
     var runtime = "unknown runtime"
     do {
-      runtime = try await CRIConnection.with(endpoint, timeout: .seconds(300)) { c in
-        let version = try await c.runtime.version(Runtime_V1_VersionRequest(), options: c.options)
-        let runtime = "\(version.runtimeName) \(version.runtimeVersion)"
-        progress("\(label): \(runtime) at \(endpoint)")
-        try await phase("daemon RSS idle") { try rss(Op.rssIdle) }
-        try await phase("images") { try await imagePhase(c) }
-        try await phase("pods") { try await podPhase(c) }
-        try await phase("containers") { try await containerPhase(c) }
-        try await phase("list calls") { try await listPhase(c) }
-        try await phase("concurrent pods") { try await concurrentPhase(c) }
-        return runtime
-      }
+      let version = try await call { try await $0.runtime.version(Runtime_V1_VersionRequest(), options: $0.options) }
+      runtime = "\(version.runtimeName) \(version.runtimeVersion)"
+      progress("\(label): \(runtime) at \(endpoint)")
+      try await phase("daemon RSS idle") { try rss(Op.rssIdle) }
+      try await phase("images") { try await imagePhase() }
+      try await phase("pods") { try await podPhase() }
+      try await phase("containers") { try await containerPhase() }
+      try await phase("list calls") { try await listPhase() }
+      try await phase("concurrent pods") { try await concurrentPhase() }
     } catch {
       note("run: \(describe(error))")
     }
     // Clean-up runs in a task of its own, so an interrupt does not cancel it.
     let leftovers = await Task { await self.cleanUp() }.value
+    await pool.close()
     if !leftovers.isEmpty { note("clean-up: \(leftovers.joined(separator: "; "))") }
     return lock.withLock {
       RunResult(label: label, endpoint: endpoint.description, runtime: runtime, measurements: measurements, errors: errors)
@@ -121,59 +122,57 @@ final class Workload: @unchecked Sendable {
     } catch {
       if Task.isCancelled { throw CancellationError() }
       note("\(name): \(describe(error))")
-      try await CRIConnection.with(endpoint, timeout: .seconds(120)) { c in
-        try await removePods(c, Array(lock.withLock { pods }), parallelism: options.setupParallelism)
-      }
+      try await removePods(Array(lock.withLock { pods }), parallelism: options.setupParallelism)
     }
   }
 
   // MARK: phases
 
-  private func imagePhase(_ c: CRIConnection) async throws {
+  private func imagePhase() async throws {
     for _ in 0..<options.iterations {
-      try await time(Op.pullSmall) { try await pull(c, images.smallName) }
+      try await time(Op.pullSmall) { try await pull(images.smallName) }
       try await time(Op.imageStatus) {
         var request = Runtime_V1_ImageStatusRequest()
         request.image.image = images.smallName
-        let response = try await c.image.imageStatus(request, options: c.options)
+        let response = try await call { try await $0.image.imageStatus(request, options: $0.options) }
         guard response.hasImage else { throw BenchError("ImageStatus: \(images.smallName) not found after its pull") }
       }
-      try await time(Op.listImages) { _ = try await c.image.listImages(Runtime_V1_ListImagesRequest(), options: c.options) }
-      try await time(Op.removeImage) { try await removeImage(c, images.smallName) }
+      try await time(Op.listImages) { _ = try await call { try await $0.image.listImages(Runtime_V1_ListImagesRequest(), options: $0.options) } }
+      try await time(Op.removeImage) { try await removeImage(images.smallName) }
     }
     for _ in 0..<options.largePulls {
-      try await time(Op.pullLarge) { try await pull(c, images.largeName) }
-      try await time(Op.removeLargeImage) { try await removeImage(c, images.largeName) }
+      try await time(Op.pullLarge) { try await pull(images.largeName) }
+      try await time(Op.removeLargeImage) { try await removeImage(images.largeName) }
     }
   }
 
-  private func podPhase(_ c: CRIConnection) async throws {
+  private func podPhase() async throws {
     for _ in 0..<options.iterations {
       let config = podConfig("pod")
-      let id = try await time(Op.runPod) { try await runPod(c, config) }
+      let id = try await time(Op.runPod) { try await runPod(config) }
       try await time(Op.podStatus) {
         var request = Runtime_V1_PodSandboxStatusRequest()
         request.podSandboxID = id
-        _ = try await c.runtime.podSandboxStatus(request, options: c.options)
+        _ = try await call { try await $0.runtime.podSandboxStatus(request, options: $0.options) }
       }
-      try await time(Op.stopPod) { try await stopPod(c, id) }
-      try await time(Op.removePod) { try await removePod(c, id) }
+      try await time(Op.stopPod) { try await stopPod(id) }
+      try await time(Op.removePod) { try await removePod(id) }
     }
   }
 
-  private func containerPhase(_ c: CRIConnection) async throws {
-    try await pull(c, images.runName)
+  private func containerPhase() async throws {
+    try await pull(images.runName)
     let config = podConfig("ctr")
-    let pod = try await runPod(c, config)
+    let pod = try await runPod(config)
     for i in 0..<options.iterations {
       let begin = ContinuousClock.now
-      let id = try await time(Op.create) { try await createContainer(c, pod: pod, config, name: "c\(i)") }
-      try await time(Op.start) { try await startContainer(c, id) }
+      let id = try await time(Op.create) { try await createContainer(pod: pod, config, name: "c\(i)") }
+      try await time(Op.start) { try await startContainer(id) }
       record(Op.createStart, .milliseconds, milliseconds(since: begin))
       try await time(Op.containerStatus) {
         var request = Runtime_V1_ContainerStatusRequest()
         request.containerID = id
-        let status = try await c.runtime.containerStatus(request, options: c.options).status
+        let status = try await call { try await $0.runtime.containerStatus(request, options: $0.options) }.status
         guard status.state == .containerRunning else { throw BenchError("container \(id) is \(status.state) after start") }
       }
       try await time(Op.execSync) {
@@ -181,18 +180,18 @@ final class Workload: @unchecked Sendable {
         request.containerID = id
         request.cmd = ["true"]
         request.timeout = 10
-        let response = try await c.runtime.execSync(request, options: c.options)
+        let response = try await call { try await $0.runtime.execSync(request, options: $0.options) }
         guard response.exitCode == 0 else { throw BenchError("ExecSync true: exit code \(response.exitCode)") }
       }
-      try await time(Op.stop) { try await stopContainer(c, id, timeout: 10) }
-      try await time(Op.remove) { try await removeContainer(c, id) }
+      try await time(Op.stop) { try await stopContainer(id, timeout: 10) }
+      try await time(Op.remove) { try await removeContainer(id) }
     }
-    try await stopPod(c, pod)
-    try await removePod(c, pod)
+    try await stopPod(pod)
+    try await removePod(pod)
   }
 
   /// Grows to each size (one pod with one created container per step), then lists.
-  private func listPhase(_ c: CRIConnection) async throws {
+  private func listPhase() async throws {
     var created: [String] = []
     for size in options.listSizes.sorted() {
       let missing = size - created.count
@@ -200,45 +199,45 @@ final class Workload: @unchecked Sendable {
         progress("\(label): \(size) pods with a container each")
         created += try await parallel(count: missing, width: options.setupParallelism) { i in
           let config = self.podConfig("list")
-          let pod = try await self.runPod(c, config)
-          _ = try await self.createContainer(c, pod: pod, config, name: "l\(i)")
+          let pod = try await self.runPod(config)
+          _ = try await self.createContainer(pod: pod, config, name: "l\(i)")
           return pod
         }
       }
       for _ in 0..<options.listIterations {
         try await time(Op.listContainers(size)) {
-          _ = try await c.runtime.listContainers(Runtime_V1_ListContainersRequest(), options: c.options)
+          _ = try await call { try await $0.runtime.listContainers(Runtime_V1_ListContainersRequest(), options: $0.options) }
         }
         try await time(Op.listPods(size)) {
-          _ = try await c.runtime.listPodSandbox(Runtime_V1_ListPodSandboxRequest(), options: c.options)
+          _ = try await call { try await $0.runtime.listPodSandbox(Runtime_V1_ListPodSandboxRequest(), options: $0.options) }
         }
       }
     }
     progress("\(label): removing \(created.count) pods")
-    try await removePods(c, created, parallelism: options.setupParallelism)
+    try await removePods(created, parallelism: options.setupParallelism)
   }
 
   /// N pods at once, each RunPodSandbox + CreateContainer + StartContainer (a
   /// pod start as the kubelet does it); at the largest N, the daemon's and the
   /// monitors' memory.
-  private func concurrentPhase(_ c: CRIConnection) async throws {
-    try await pull(c, images.runName)
+  private func concurrentPhase() async throws {
+    try await pull(images.runName)
     let largest = options.concurrency.max() ?? 0
     for n in options.concurrency {
       for _ in 0..<options.concurrentRounds {
         let begin = ContinuousClock.now
         let started = try await parallel(count: n, width: n) { i in
           let config = self.podConfig("conc")
-          let pod = try await self.runPod(c, config)
-          let id = try await self.createContainer(c, pod: pod, config, name: "w\(i)")
-          try await self.startContainer(c, id)
+          let pod = try await self.runPod(config)
+          let id = try await self.createContainer(pod: pod, config, name: "w\(i)")
+          try await self.startContainer(id)
           return (pod: pod, container: id)
         }
         record(Op.concurrentStart(n), .milliseconds, milliseconds(since: begin))
         if n == largest {
           try rss(Op.rssWithPods(n))
           for entry in started {
-            if let pid = try await containerPid(c, entry.container), let monitor = ProcFS.parent(of: pid),
+            if let pid = try await containerPid(entry.container), let monitor = ProcFS.parent(of: pid),
               let mib = ProcFS.rssMiB(monitor)
             {
               record(Op.monitorRSS, .mebibytes, mib)
@@ -246,7 +245,7 @@ final class Workload: @unchecked Sendable {
           }
         }
         let removal = ContinuousClock.now
-        try await removePods(c, started.map(\.pod), parallelism: n)
+        try await removePods(started.map(\.pod), parallelism: n)
         record(Op.concurrentRemoval(n), .milliseconds, milliseconds(since: removal))
         if n == largest { try rss(Op.rssAfter) }
       }
@@ -260,25 +259,23 @@ final class Workload: @unchecked Sendable {
   private func cleanUp() async -> [String] {
     var problems: [String] = []
     do {
-      try await CRIConnection.with(endpoint, timeout: .seconds(120)) { c in
-        var request = Runtime_V1_ListPodSandboxRequest()
-        request.filter.labelSelector = [Self.runLabel: runID]
-        let labelled = try await c.runtime.listPodSandbox(request, options: c.options).items.map(\.id)
-        let all = Set(labelled).union(lock.withLock { pods })
-        if !all.isEmpty { progress("\(label): clean-up: removing \(all.count) pods") }
-        try await removePods(c, Array(all), parallelism: options.setupParallelism)
-        for name in [images.smallName, images.runName, images.largeName] {
-          do {
-            try await removeImage(c, name)
+      var request = Runtime_V1_ListPodSandboxRequest()
+      request.filter.labelSelector = [Self.runLabel: runID]
+      let labelled = try await call { try await $0.runtime.listPodSandbox(request, options: $0.options) }.items.map(\.id)
+      let all = Set(labelled).union(lock.withLock { pods })
+      if !all.isEmpty { progress("\(label): clean-up: removing \(all.count) pods") }
+      try await removePods(Array(all), parallelism: options.setupParallelism)
+      for name in [images.smallName, images.runName, images.largeName] {
+        do {
+          try await removeImage(name)
           } catch {
             problems.append("RemoveImage \(name): \(describe(error))")
           }
         }
         var check = Runtime_V1_ListPodSandboxRequest()
         check.filter.labelSelector = [Self.runLabel: runID]
-        let left = try await c.runtime.listPodSandbox(check, options: c.options).items
+        let left = try await call { try await $0.runtime.listPodSandbox(check, options: $0.options) }.items
         if !left.isEmpty { problems.append("\(left.count) pods still listed") }
-      }
     } catch {
       problems.append(describe(error))
     }
@@ -286,17 +283,18 @@ final class Workload: @unchecked Sendable {
   }
 
   /// Stops and removes pods, their containers first (force: timeout 0).
-  private func removePods(_ c: CRIConnection, _ ids: [String], parallelism: Int) async throws {
+  private func removePods(_ ids: [String], parallelism: Int) async throws {
     _ = try await parallel(count: ids.count, width: max(1, parallelism)) { i in
       let pod = ids[i]
       var list = Runtime_V1_ListContainersRequest()
       list.filter.podSandboxID = pod
-      for container in try await c.runtime.listContainers(list, options: c.options).containers {
-        try await self.stopContainer(c, container.id, timeout: 0)
-        try await self.removeContainer(c, container.id)
+      let containers = try await self.call { try await $0.runtime.listContainers(list, options: $0.options) }.containers
+      for container in containers {
+        try await self.stopContainer(container.id, timeout: 0)
+        try await self.removeContainer(container.id)
       }
-      try await self.stopPod(c, pod)
-      try await self.removePod(c, pod)
+      try await self.stopPod(pod)
+      try await self.removePod(pod)
       return ()
     }
   }
@@ -319,30 +317,30 @@ final class Workload: @unchecked Sendable {
     return config
   }
 
-  private func runPod(_ c: CRIConnection, _ config: Runtime_V1_PodSandboxConfig) async throws -> String {
+  private func runPod(_ config: Runtime_V1_PodSandboxConfig) async throws -> String {
     try FileManager.default.createDirectory(atPath: config.logDirectory, withIntermediateDirectories: true)
     var request = Runtime_V1_RunPodSandboxRequest()
     request.config = config
-    let id = try await c.runtime.runPodSandbox(request, options: c.options).podSandboxID
+    let id = try await call { try await $0.runtime.runPodSandbox(request, options: $0.options) }.podSandboxID
     _ = lock.withLock { pods.insert(id) }
     return id
   }
 
-  private func stopPod(_ c: CRIConnection, _ id: String) async throws {
+  private func stopPod(_ id: String) async throws {
     var request = Runtime_V1_StopPodSandboxRequest()
     request.podSandboxID = id
-    _ = try await c.runtime.stopPodSandbox(request, options: c.options)
+    _ = try await call { try await $0.runtime.stopPodSandbox(request, options: $0.options) }
   }
 
-  private func removePod(_ c: CRIConnection, _ id: String) async throws {
+  private func removePod(_ id: String) async throws {
     var request = Runtime_V1_RemovePodSandboxRequest()
     request.podSandboxID = id
-    _ = try await c.runtime.removePodSandbox(request, options: c.options)
+    _ = try await call { try await $0.runtime.removePodSandbox(request, options: $0.options) }
     _ = lock.withLock { pods.remove(id) }
   }
 
   private func createContainer(
-    _ c: CRIConnection, pod: String, _ sandbox: Runtime_V1_PodSandboxConfig, name: String
+    pod: String, _ sandbox: Runtime_V1_PodSandboxConfig, name: String
   ) async throws -> String {
     var request = Runtime_V1_CreateContainerRequest()
     request.podSandboxID = pod
@@ -353,39 +351,39 @@ final class Workload: @unchecked Sendable {
     request.config.command = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
     request.config.logPath = "\(name).log"
     request.config.labels = [Self.runLabel: runID]
-    return try await c.runtime.createContainer(request, options: c.options).containerID
+    return try await call { try await $0.runtime.createContainer(request, options: $0.options) }.containerID
   }
 
-  private func startContainer(_ c: CRIConnection, _ id: String) async throws {
+  private func startContainer(_ id: String) async throws {
     var request = Runtime_V1_StartContainerRequest()
     request.containerID = id
-    _ = try await c.runtime.startContainer(request, options: c.options)
+    _ = try await call { try await $0.runtime.startContainer(request, options: $0.options) }
   }
 
-  private func stopContainer(_ c: CRIConnection, _ id: String, timeout: Int64) async throws {
+  private func stopContainer(_ id: String, timeout: Int64) async throws {
     var request = Runtime_V1_StopContainerRequest()
     request.containerID = id
     request.timeout = timeout
-    _ = try await c.runtime.stopContainer(request, options: c.options)
+    _ = try await call { try await $0.runtime.stopContainer(request, options: $0.options) }
   }
 
-  private func removeContainer(_ c: CRIConnection, _ id: String) async throws {
+  private func removeContainer(_ id: String) async throws {
     var request = Runtime_V1_RemoveContainerRequest()
     request.containerID = id
-    _ = try await c.runtime.removeContainer(request, options: c.options)
+    _ = try await call { try await $0.runtime.removeContainer(request, options: $0.options) }
   }
 
-  private func pull(_ c: CRIConnection, _ name: String) async throws {
+  private func pull(_ name: String) async throws {
     var request = Runtime_V1_PullImageRequest()
     request.image.image = name
-    _ = try await c.image.pullImage(request, options: c.options)
+    _ = try await call { try await $0.image.pullImage(request, options: $0.options) }
   }
 
-  private func removeImage(_ c: CRIConnection, _ name: String) async throws {
+  private func removeImage(_ name: String) async throws {
     var request = Runtime_V1_RemoveImageRequest()
     request.image.image = name
     do {
-      _ = try await c.image.removeImage(request, options: c.options)
+      _ = try await call { try await $0.image.removeImage(request, options: $0.options) }
     } catch let error as RPCError where error.code == .notFound {
       // Already gone (containerd answers NotFound, CRI-O and crio succeed).
     }
@@ -393,11 +391,11 @@ final class Workload: @unchecked Sendable {
 
   /// The container's init process on the host, from the verbose status
   /// (`info.pid`, as CRI-O, containerd and crio report it).
-  private func containerPid(_ c: CRIConnection, _ id: String) async throws -> Int32? {
+  private func containerPid(_ id: String) async throws -> Int32? {
     var request = Runtime_V1_ContainerStatusRequest()
     request.containerID = id
     request.verbose = true
-    let info = try await c.runtime.containerStatus(request, options: c.options).info["info"] ?? ""
+    let info = try await call { try await $0.runtime.containerStatus(request, options: $0.options) }.info["info"] ?? ""
     let object = try? JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any]
     return (object?["pid"] as? NSNumber).map { $0.int32Value }.flatMap { $0 > 0 ? $0 : nil }
   }
@@ -427,7 +425,14 @@ final class Workload: @unchecked Sendable {
     }
   }
 
+  /// One CRI call on the pool's current connection.
+  private func call<R>(_ body: (CRIConnection) async throws -> R) async throws -> R {
+    try await body(try pool.connection())
+  }
+
+  /// Times `body`; a replacement connection, when one is due, is opened first, outside the measurement.
   private func time<R>(_ operation: String, _ body: () async throws -> R) async throws -> R {
+    try await pool.prepare()
     let begin = ContinuousClock.now
     let result = try await body()
     record(operation, .milliseconds, milliseconds(since: begin))
@@ -443,6 +448,64 @@ final class Workload: @unchecked Sendable {
   private func note(_ error: String) {
     progress("\(label): FAILED \(error)")
     lock.withLock { errors.append(error) }
+  }
+}
+
+/// Connections to one endpoint, each used for at most `callsPerConnection`
+/// calls (see `PersistentCRIConnection`: grpc-go servers answer unary calls
+/// with RST_STREAM, and a connection receiving 200 of them in 10 s is closed).
+final class ConnectionPool: @unchecked Sendable {
+  static let callsPerConnection = 100
+  let endpoint: CRIEndpoint
+  private let lock = NSLock()
+  private var current: PersistentCRIConnection?
+  private var used = 0
+  private var retired: [PersistentCRIConnection] = []
+
+  init(endpoint: CRIEndpoint) { self.endpoint = endpoint }
+
+  /// The current connection, replaced first when it has served its calls.
+  func connection() throws -> CRIConnection {
+    try lock.withLock {
+      if current == nil || used >= Self.callsPerConnection {
+        if let current { retired.append(current) }
+        current = try PersistentCRIConnection(endpoint, timeout: .seconds(300))
+        used = 0
+      }
+      used += 1
+      return current!.connection
+    }
+  }
+
+  /// Before a timed call: when fewer than `calls` calls are left on the
+  /// current connection, a new one is opened and used once (Version), so the
+  /// connection set-up is not measured; retired connections are closed.
+  func prepare(calls: Int = 1) async throws {
+    let due = lock.withLock { current == nil || used + calls > Self.callsPerConnection }
+    if due {
+      lock.withLock {
+        if let current { retired.append(current) }
+        current = nil
+      }
+      let c = try connection()
+      _ = try await c.runtime.version(Runtime_V1_VersionRequest(), options: c.options)
+    }
+    let old = lock.withLock {
+      defer { retired = [] }
+      return retired
+    }
+    for connection in old { await connection.close() }
+  }
+
+  func close() async {
+    let all = lock.withLock {
+      defer {
+        retired = []
+        current = nil
+      }
+      return retired + (current.map { [$0] } ?? [])
+    }
+    for connection in all { await connection.close() }
   }
 }
 
