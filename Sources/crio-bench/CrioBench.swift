@@ -192,6 +192,14 @@ final class Session: @unchecked Sendable {
           logRoot: "\(work)/pod-logs", runID: runID
         ).run()
       }
+      if let daemon, !primary.errors.isEmpty {
+        if !daemon.process.isRunning {
+          progress("crio exited during the run with status \(daemon.process.terminationStatus)")
+        }
+        let saved = "\(work).crio.log"
+        try? FileManager.default.copyItem(atPath: daemon.logPath, toPath: saved)
+        progress("crio's log: \(saved)")
+      }
       await tearDown()
       let machine = ProcFS.machine()
       return BenchReport(
@@ -211,7 +219,11 @@ final class Session: @unchecked Sendable {
       self.daemon = nil
       await daemon.stop()
       let swept = daemon.sweep()
-      if !swept.isEmpty { progress("removed leftovers of crio: \(swept.joined(separator: ", "))") }
+      if !swept.isEmpty {
+        let kinds = Dictionary(grouping: swept) { String($0.prefix { $0 != " " }) }
+          .map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
+        progress("removed leftovers of crio: \(kinds) (e.g. \(swept[0]))")
+      }
     }
     registryServer?.stop()
     registryServer = nil
