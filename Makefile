@@ -1,8 +1,9 @@
-# The two commands of the set-up contract: `make run` and `make test`.
+# The two commands of the set-up contract: `make run` and `make test`; `make bench` measures.
 SWIFT ?= swift
 CRIO_FLAGS ?=
+BENCH_FLAGS ?=
 
-.PHONY: all deps build run test unit-test integration-test generate check-proto clean
+.PHONY: all deps build run test unit-test integration-test bench generate check-proto clean
 
 all: build
 
@@ -32,6 +33,14 @@ integration-test: deps
 	$(SWIFT) build
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest --filter IntegrationTests
+
+# Release build of crio and crio-bench, then the benchmark (as root): crio on temporary directories, a local
+# registry, a table of N/min/median/p90/max per CRI operation. Not part of `make test`: it measures, it does
+# not assert. Flags: make bench BENCH_FLAGS="--compare unix:///run/containerd/containerd.sock --json bench.json"
+bench: deps
+	$(SWIFT) build -c release --product crio
+	$(SWIFT) build -c release --product crio-bench
+	$$($(SWIFT) build -c release --show-bin-path)/crio-bench $(BENCH_FLAGS)
 
 # Regenerates Sources/CRIAPI/Generated from Protos/ (builds the protoc plugins first).
 generate:

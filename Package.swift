@@ -9,6 +9,7 @@ let package = Package(
   products: [
     .executable(name: "crio", targets: ["crio"]),
     .executable(name: "crioctl", targets: ["crioctl"]),
+    .executable(name: "crio-bench", targets: ["crio-bench"]),
   ],
   dependencies: [
     .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
@@ -170,6 +171,19 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // Benchmark statistics and reports (no CRI knowledge), used by crio-bench.
+    .target(name: "CRIOBench", swiftSettings: strict),
+    // `make bench`: drives any CRI endpoint and reports latencies and memory.
+    .executableTarget(
+      name: "crio-bench",
+      dependencies: [
+        "CRIOBench", "CRIClient", "CRIAPI", "CRIOTestSupport", "CCRIOSys",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(name: "CRIOBenchTests", dependencies: ["CRIOBench"], swiftSettings: strict),
     .testTarget(name: "CRIOConfigTests", dependencies: ["CRIOConfig"], swiftSettings: strict),
     .testTarget(name: "CRIOSystemTests", dependencies: ["CRIOSystem"], swiftSettings: strict),
     .testTarget(name: "CRIONetworkTests", dependencies: ["CRIONetwork", "CRIOConfig"], swiftSettings: strict),
