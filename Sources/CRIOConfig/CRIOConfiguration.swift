@@ -8,6 +8,8 @@ public struct CRIOConfiguration: Sendable, Equatable {
   public var root = "/var/lib/containers/storage"
   public var runroot = "/run/containers/storage"
   public var logDir = "/var/log/crio/pods"
+  /// On a tmpfs: its absence at start-up means the node rebooted (see RuntimeRecovery).
+  public var versionFile = "/var/run/crio/version"
 
   public var api = API()
   public var runtime = Runtime()

@@ -34,6 +34,7 @@ public enum ConfigSchema {
     string("crio", "root", \.root, honoured: true),
     string("crio", "runroot", \.runroot, honoured: true),
     string("crio", "log_dir", \.logDir, honoured: false),
+    string("crio", "version_file", \.versionFile, honoured: true),
 
     string("crio.api", "listen", \.api.listen, honoured: true),
     string("crio.api", "stream_address", \.api.streamAddress, honoured: true),

@@ -1,4 +1,5 @@
 import CRIORegistry
+import CRIOSystem
 import CoreMetrics
 import Dispatch
 import Foundation
@@ -181,6 +182,7 @@ public final class ImagePuller: Sendable {
       let directory = staging + ".dir"
       defer { unlink(blobPath) }
       try await self.client.downloadBlob(blob, from: source, credentials: credentials, to: blobPath)
+      Failpoint.imagePullAfterBlob.hit()
       Counter(label: PullMetrics.bytes, dimensions: [("mediatype", blob.mediaType)]).increment(by: Int64(blob.size))
       do {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
@@ -193,6 +195,7 @@ public final class ImagePuller: Sendable {
           LayerRecord(chainID: chainID, diffID: diffID, blobDigest: blob.digest.description,
                       uncompressedSize: unpacked.uncompressedSize),
           stagedDirectory: directory)
+        Failpoint.imagePullAfterLayer.hit()
       } catch {
         try? FileManager.default.removeItem(atPath: directory)
         throw error

@@ -1,3 +1,4 @@
+import CRIOSystem
 import Foundation
 import OCI
 
@@ -31,6 +32,7 @@ public actor ImageStore {
       images[id] = nil
     }
     try removeUnreferencedLayers()
+    removeUnreferencedBlobs()
     try saveIndexes()
   }
 
@@ -102,6 +104,7 @@ public actor ImageStore {
     }
     try writeBlob(manifest, digest: candidate.manifestDigest)
     try writeBlob(config, digest: candidate.configDigest)
+    Failpoint.imagePullAfterMetadata.hit()
     var record = images[candidate.id] ?? candidate
     for tag in candidate.repoTags where !record.repoTags.contains(tag) {
       // A tag names one image: take it from whichever image had it.
@@ -143,6 +146,7 @@ public actor ImageStore {
     guard !inUse(image.id) else { throw ImageStoreError.imageInUse(name) }
     images[image.id] = nil
     try saveIndexes()
+    Failpoint.imageRemoveAfterIndex.hit()
     try removeUnreferencedLayers()
     let stillUsed = Set(images.values.flatMap { [$0.manifestDigest, $0.configDigest] })
     for digest in [image.manifestDigest, image.configDigest] where !stillUsed.contains(digest) {
@@ -171,6 +175,17 @@ public actor ImageStore {
       if !known.contains(dir) { try? FileManager.default.removeItem(atPath: dir) }
     }
     if changed { try saveIndexes() }
+  }
+
+  /// Manifests and configs no image names (a pull that died before it
+  /// recorded its image, a removal that died before it deleted them).
+  private func removeUnreferencedBlobs() {
+    let used = Set(images.values.flatMap { [$0.manifestDigest, $0.configDigest] }.map(layout.blobPath))
+    let directory = "\(layout.blobsDir)/sha256"
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+      let path = "\(directory)/\(name)"
+      if !used.contains(path) { unlink(path) }
+    }
   }
 
   private func writeBlob(_ data: Data, digest: String) throws {

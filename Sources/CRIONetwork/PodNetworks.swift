@@ -1,4 +1,5 @@
 import CRIOConfig
+import CRIOSystem
 import Foundation
 import Glibc
 import Logging
@@ -18,7 +19,7 @@ public struct PodNetworks: Sendable {
   let directory: String
   let defaultNetwork: String
   let runner: CNIPluginRunner
-  let cacheDirectory: String
+  public let cacheDirectory: String
   let logger: Logger
 
   public init(config: CRIOConfiguration, cacheDirectory: String, logger: Logger) {
@@ -54,29 +55,34 @@ public struct PodNetworks: Sendable {
       throw CNIError.invalidResult(type: "config", detail: "\(error)")
     }
     var previous: Any?
-    var configs: [Data] = []
     var done: [(type: String, config: Data)] = []
+    // The cache entry is written before the first ADD, so a daemon that dies
+    // half-way through the chain still knows what to DEL after a restart
+    // (plugins accept a DEL without a previous result).
+    var entry = CacheEntry(
+      network: network.name, cniVersion: network.cniVersion, plugins: network.plugins, attachment: attachment,
+      result: Data())
     do {
+      try save(entry, id: attachment.containerID)
       for plugin in network.plugins {
         let config = try Self.configuration(plugin, previous: previous, attachment: attachment)
         let type = Self.type(of: plugin)
         let output = try await runner.run(command: "ADD", type: type, config: config, attachment: attachment)
         done.append((type, config))
-        configs.append(plugin)
+        Failpoint.sandboxRunDuringNetwork.hit()
         guard let result = try? JSONSerialization.jsonObject(with: output) else {
           throw CNIError.invalidResult(type: type, detail: "not JSON: \(String(decoding: output.prefix(200), as: UTF8.self))")
         }
         previous = result
       }
-      let resultData = try JSONSerialization.data(withJSONObject: previous ?? [:])
-      let entry = CacheEntry(network: network.name, cniVersion: network.cniVersion, plugins: configs,
-                             attachment: attachment, result: resultData)
+      entry.result = try JSONSerialization.data(withJSONObject: previous ?? [:])
       try save(entry, id: attachment.containerID)
     } catch {
       // Undo the plugins that succeeded, last first.
       for (type, config) in done.reversed() {
         _ = try? await runner.run(command: "DEL", type: type, config: config, attachment: attachment)
       }
+      unlink(cachePath(attachment.containerID))
       throw error
     }
     return PodNetworkStatus(ips: Self.ips(in: previous), network: network.name)

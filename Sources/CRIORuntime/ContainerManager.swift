@@ -19,8 +19,9 @@ public actor ContainerManager {
   let layersDirectory: String
   /// Records of the pods' infra (pause) containers.
   let infraDirectory: String
+  let journal: OperationJournal
   var containers: [String: ContainerRecord] = [:]
-  private var names: [String: String] = [:]
+  var names: [String: String] = [:]
   /// Infra containers by sandbox ID (see InfraContainer.swift); not containers the CRI lists.
   var infraContainers: [String: ContainerRecord] = [:]
 
@@ -33,6 +34,8 @@ public actor ContainerManager {
     socketDirectory = "\(config.runroot)/crio/attach"
     layersDirectory = "\(config.root)/overlay-containers"
     infraDirectory = "\(config.root)/crio/infra-containers"
+    journal = OperationJournal(root: config.root)
+    try journal.prepare()
     for dir in [recordsDirectory, bundlesDirectory, exitDirectory, socketDirectory, layersDirectory, infraDirectory] {
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
@@ -82,7 +85,7 @@ public actor ContainerManager {
   }
 
   /// A record updated from conmon's exit file.
-  private func refreshed(_ record: ContainerRecord) -> ContainerRecord {
+  func refreshed(_ record: ContainerRecord) -> ContainerRecord {
     guard record.state != .exited else { return record }
     let exitFile = "\(exitDirectory)/\(record.id)"
     guard let text = try? String(contentsOfFile: exitFile, encoding: .utf8) else { return record }
@@ -126,6 +129,14 @@ public actor ContainerManager {
     names[reserved] = id
     let layerDirectory = "\(layersDirectory)/\(id)"
     let bundle = "\(bundlesDirectory)/\(id)"
+    let ticket: OperationJournal.Ticket
+    do {
+      ticket = try journal.begin(.createContainer, id: id, sandboxID: sandbox.id)
+    } catch {
+      names[reserved] = nil
+      throw ContainerError.runtimeFailed("\(error)")
+    }
+    defer { journal.end(ticket) }
     do {
       for dir in ["\(layerDirectory)/upper", "\(layerDirectory)/work", "\(layerDirectory)/merged", bundle] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -137,6 +148,7 @@ public actor ContainerManager {
       try OverlayMount.mount(
         lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
         target: "\(layerDirectory)/merged")
+      Failpoint.containerCreateAfterRootfs.hit()
       let user = try ContainerUser.resolve(spec: spec, imageUser: image.user, rootfs: "\(layerDirectory)/merged")
       let logPath = sandbox.spec.logDirectory.isEmpty || spec.logPath.isEmpty
         ? "\(bundle)/container.log" : "\(sandbox.spec.logDirectory)/\(spec.logPath)"
@@ -158,6 +170,7 @@ public actor ContainerManager {
           bundle: bundle, logPath: logPath, exitDirectory: exitDirectory, socketDirectory: socketDirectory,
           terminal: spec.tty, stdin: spec.stdin, logSizeMax: config.runtime.logSizeMax,
           leaveStdinOpen: !(spec.stdinOnce ?? false), systemdCgroup: config.runtime.cgroupManager == "systemd"))
+      Failpoint.containerCreateAfterConmon.hit()
       let record = ContainerRecord(
         id: id, sandboxID: sandbox.id, runtimeHandler: sandbox.spec.runtimeHandler, spec: spec, image: image, state: .created,
         createdAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000), startedAt: 0, finishedAt: 0, exitCode: 0,
@@ -165,6 +178,7 @@ public actor ContainerManager {
         uid: user.uid, gid: user.gid, additionalGids: user.additionalGids)
       containers[id] = record
       try save(record)
+      Failpoint.containerCreateAfterRecord.hit()
       logger.info("Created container", metadata: ["id": "\(id)", "name": "\(reserved)"])
       return record
     } catch {
@@ -172,6 +186,9 @@ public actor ContainerManager {
         await OCIRuntimeCommand(path: handler.path, root: handler.root).delete(id)
       }
       cleanupFiles(id: id, layerDirectory: layerDirectory, bundle: bundle)
+      unlink("\(exitDirectory)/\(id)")
+      unlink("\(recordsDirectory)/\(id).json")
+      containers[id] = nil
       names[reserved] = nil
       throw error
     }
@@ -184,6 +201,7 @@ public actor ContainerManager {
     }
     let handler = try runtimeHandler(handlerName(record))
     try await OCIRuntimeCommand(path: handler.path, root: handler.root).start(record.id)
+    Failpoint.containerStartAfterRuntime.hit()
     record.state = .running
     record.startedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
     containers[record.id] = record
@@ -199,6 +217,7 @@ public actor ContainerManager {
     if record.state == .running && timeout > 0 {
       let signal = record.image.stopSignal.isEmpty ? "TERM" : record.image.stopSignal
       await runtime.kill(record.id, signal: signal)
+      Failpoint.containerStopAfterSignal.hit()
       if await waitForExit(record.id, seconds: Double(timeout)) { return }
     }
     await runtime.kill(record.id, signal: "KILL")
@@ -214,17 +233,15 @@ public actor ContainerManager {
     }
   }
 
+  /// Stops and removes the container: runtime state, rootfs, bundle, exit
+  /// file, record. A journal entry lets a restart finish a removal the
+  /// daemon died in. Unknown IDs succeed.
   public func remove(_ idOrPrefix: String) async throws {
     guard let record = try find(idOrPrefix) else { return }
+    let ticket = try journal.begin(.removeContainer, id: record.id, sandboxID: record.sandboxID)
+    defer { journal.end(ticket) }
     try await stop(record.id, timeout: 0)
-    if let handler = try? runtimeHandler(handlerName(record)) {
-      await OCIRuntimeCommand(path: handler.path, root: handler.root).delete(record.id)
-    }
-    cleanupFiles(id: record.id, layerDirectory: record.layerDirectory, bundle: record.bundle)
-    unlink("\(exitDirectory)/\(record.id)")
-    unlink("\(recordsDirectory)/\(record.id).json")
-    containers[record.id] = nil
-    names[Self.reservedName(record.spec, sandboxID: record.sandboxID)] = nil
+    await purge(record.id)
     logger.info("Removed container", metadata: ["id": "\(record.id)"])
   }
 

@@ -132,7 +132,7 @@ extension ContainerManager {
 
   private func infraRecordPath(_ id: String) -> String { "\(infraDirectory)/\(id).json" }
 
-  private func saveInfra(_ record: ContainerRecord) throws {
+  func saveInfra(_ record: ContainerRecord) throws {
     let data = try JSONEncoder().encode(record)
     let path = infraRecordPath(record.id)
     guard FileManager.default.createFile(atPath: path + ".tmp", contents: data), rename(path + ".tmp", path) == 0 else {

@@ -19,6 +19,7 @@ public actor SandboxManager {
   let runDirectory: String
   let namespacesDirectory: String
   let networks: PodNetworks
+  let journal: OperationJournal
   private var sandboxes: [String: SandboxRecord] = [:]
   /// Reserved names, to their sandbox ID.
   private var names: [String: String] = [:]
@@ -32,8 +33,10 @@ public actor SandboxManager {
     runDirectory = "\(config.runroot)/crio/sandboxes"
     namespacesDirectory = config.runtime.namespacesDir
     networks = PodNetworks(config: config, cacheDirectory: "\(config.root)/crio/cni-cache", logger: logger)
+    journal = OperationJournal(root: config.root)
     try FileManager.default.createDirectory(atPath: recordsDirectory, withIntermediateDirectories: true)
     try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+    try journal.prepare()
     await recover()
   }
 
@@ -54,7 +57,13 @@ public actor SandboxManager {
 
   // MARK: life cycle
 
-  public func run(_ spec: SandboxSpec) async throws -> SandboxRecord {
+  /// Runs a sandbox: namespaces, shm, pod files, network, then `infra`
+  /// (the pod's infra container, when it has one; `infra` undoes its own
+  /// work when it fails). The record is written last, so a sandbox is
+  /// listed only once complete; a journal entry covers the steps before.
+  public func run(
+    _ spec: SandboxSpec, infra: @Sendable (SandboxRecord) async throws -> Void = { _ in }
+  ) async throws -> SandboxRecord {
     try validate(spec)
     for note in SecurityContext.unsupportedNotes(apparmor: spec.security.apparmorProfile, selinux: spec.security.selinuxLabel) {
       logger.info("\(note)", metadata: ["sandbox": "\(spec.reservedName)"])
@@ -64,11 +73,22 @@ public actor SandboxManager {
     }
     let id = Self.newID()
     names[spec.reservedName] = id
+    let ticket: OperationJournal.Ticket
+    do {
+      ticket = try journal.begin(.runSandbox, id: id)
+    } catch {
+      names[spec.reservedName] = nil
+      throw SandboxError.setupFailed("\(error)")
+    }
+    defer { journal.end(ticket) }
     var cleanup: [@Sendable () async -> Void] = []
     do {
       let record = try await create(id: id, spec: spec, cleanup: &cleanup)
+      try await infra(record)
+      Failpoint.sandboxRunAfterInfra.hit()
       sandboxes[id] = record
       try save(record)
+      Failpoint.sandboxRunAfterRecord.hit()
       logger.info("Ran pod sandbox", metadata: ["id": "\(id)", "name": "\(spec.reservedName)"])
       return record
     } catch {
@@ -77,16 +97,32 @@ public actor SandboxManager {
       names[spec.reservedName] = nil
       unlink(recordPath(id))
       if let error = error as? SandboxError { throw error }
+      if error is ContainerError { throw error }
       throw SandboxError.setupFailed("\(error)")
     }
   }
 
-  /// Stops the sandbox: releases its namespaces and shm. Unknown IDs and
-  /// repeated calls succeed (the kubelet retries).
-  public func stop(_ idOrPrefix: String) async throws {
-    guard var record = try find(idOrPrefix) else { return }
-    // The network goes first: its plugins need the namespace to still exist.
+  /// Stops the sandbox: `stopContainers` first (what runs in the pod), then
+  /// its network, namespaces and shm. Unknown IDs and repeated calls
+  /// succeed (the kubelet retries). A journal entry lets a restart finish a
+  /// stop the daemon died in.
+  public func stop(
+    _ idOrPrefix: String, stopContainers: @Sendable (SandboxRecord) async throws -> Void = { _ in }
+  ) async throws {
+    guard let record = try find(idOrPrefix) else { return }
+    let ticket = try journal.begin(.stopSandbox, id: record.id)
+    defer { journal.end(ticket) }
+    try await stopContainers(record)
+    Failpoint.sandboxStopAfterContainers.hit()
+    try await stopOwnResources(record.id)
+  }
+
+  /// The sandbox's own part of a stop: network (first: its plugins need the
+  /// namespace to still exist), namespaces, shm, and the record's state.
+  func stopOwnResources(_ id: String) async throws {
+    guard var record = sandboxes[id] else { return }
     try await networks.detach(containerID: record.id)
+    Failpoint.sandboxStopAfterNetwork.hit()
     release(record)
     if record.state != .notReady {
       record.state = .notReady
@@ -96,16 +132,43 @@ public actor SandboxManager {
     }
   }
 
-  /// Removes the sandbox and everything it owns. Unknown IDs succeed.
-  public func remove(_ idOrPrefix: String) async throws {
+  /// Removes the sandbox and everything it owns, after `removeContainers`.
+  /// Unknown IDs succeed. A restart finishes a removal the daemon died in.
+  public func remove(
+    _ idOrPrefix: String, removeContainers: @Sendable (SandboxRecord) async throws -> Void = { _ in }
+  ) async throws {
     guard let record = try find(idOrPrefix) else { return }
-    try await networks.detach(containerID: record.id)
-    release(record)
-    try? FileManager.default.removeItem(atPath: record.runDirectory)
-    unlink(recordPath(record.id))
-    sandboxes[record.id] = nil
-    names[record.spec.reservedName] = nil
+    let ticket = try journal.begin(.removeSandbox, id: record.id)
+    defer { journal.end(ticket) }
+    try await removeContainers(record)
+    Failpoint.sandboxRemoveAfterContainers.hit()
+    try await purge(record.id)
     logger.info("Removed pod sandbox", metadata: ["id": "\(record.id)"])
+  }
+
+  /// Releases everything a sandbox ID may own, with or without a record:
+  /// network (CNI DEL from its cache), shm, pinned namespaces, run
+  /// directory, record. Used by removal, by rollback and by recovery.
+  func purge(_ id: String) async throws {
+    try await networks.detach(containerID: id)
+    Failpoint.sandboxRemoveAfterNetwork.hit()
+    let runDir = sandboxes[id]?.runDirectory ?? "\(runDirectory)/\(id)"
+    TmpfsMount.unmount("\(runDir)/shm")
+    Self.pins(id: id, under: namespacesDirectory).release()
+    if let pins = sandboxes[id]?.pins { pins.release() }
+    Failpoint.sandboxRemoveAfterNamespaces.hit()
+    try? FileManager.default.removeItem(atPath: runDir)
+    unlink(recordPath(id))
+    if let record = sandboxes[id] { names[record.spec.reservedName] = nil }
+    sandboxes[id] = nil
+  }
+
+  /// IDs of every recorded sandbox.
+  func recordedIDs() -> [String] { Array(sandboxes.keys) }
+
+  /// Where the pins of sandbox `id` would be.
+  static func pins(id: String, under directory: String) -> NamespacePins {
+    NamespacePins(network: "\(directory)/netns/\(id)", ipc: "\(directory)/ipcns/\(id)", uts: "\(directory)/utsns/\(id)")
   }
 
   // MARK: creation steps
@@ -129,6 +192,7 @@ public actor SandboxManager {
       throw SandboxError.setupFailed("\(error)")
     }
     cleanup.append { pins.release() }
+    Failpoint.sandboxRunAfterNamespaces.hit()
 
     var shmPath: String?
     if spec.ipcMode != .node {
@@ -136,6 +200,7 @@ public actor SandboxManager {
       try TmpfsMount.mount(at: path, sizeBytes: Self.shmSize)
       cleanup.append { TmpfsMount.unmount(path) }
       shmPath = path
+      Failpoint.sandboxRunAfterShm.hit()
     }
 
     var record = SandboxRecord(
@@ -156,6 +221,7 @@ public actor SandboxManager {
         throw SandboxError.networkFailed("\(error)")
       }
       cleanup.append { try? await networks.detach(containerID: id) }
+      Failpoint.sandboxRunAfterNetwork.hit()
     }
     return record
   }
@@ -228,6 +294,28 @@ public actor SandboxManager {
     return lines.joined(separator: "\n") + "\n"
   }
 
+  /// Sandbox IDs that own something on this host without a record (a
+  /// daemon that died before writing it, or an unreadable one): run
+  /// directories, pinned namespaces, CNI cache entries.
+  func unrecordedIDs() -> Set<String> {
+    var ids = Set<String>()
+    func add(_ directory: String, suffix: String = "") {
+      for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(suffix) {
+        let id = String(name.dropLast(suffix.count))
+        if Self.isID(id) && sandboxes[id] == nil { ids.insert(id) }
+      }
+    }
+    add(runDirectory)
+    for kind in ["netns", "ipcns", "utsns"] { add("\(namespacesDirectory)/\(kind)") }
+    add(networks.cacheDirectory, suffix: ".json")
+    return ids
+  }
+
+  /// Whether `text` looks like an ID crio made (64 lowercase hex digits).
+  static func isID(_ text: String) -> Bool {
+    text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+  }
+
   private func release(_ record: SandboxRecord) {
     if let shm = record.shmPath { TmpfsMount.unmount(shm) }
     record.pins.release()
@@ -263,14 +351,7 @@ public actor SandboxManager {
       else {
         let id = String(file.dropLast(".json".count))
         logger.warning("Releasing what an unreadable sandbox record owned", metadata: ["file": "\(path)"])
-        try? await networks.detach(containerID: id)
-        let guessed = "\(runDirectory)/\(id)"
-        TmpfsMount.unmount("\(guessed)/shm")
-        NamespacePins(
-          network: "\(namespacesDirectory)/netns/\(id)", ipc: "\(namespacesDirectory)/ipcns/\(id)",
-          uts: "\(namespacesDirectory)/utsns/\(id)"
-        ).release()
-        try? FileManager.default.removeItem(atPath: guessed)
+        try? await purge(id)
         unlink(path)
         continue
       }

@@ -52,6 +52,18 @@ public struct CRIODaemon: Sendable {
       } catch {
         throw DaemonError.cannotCreateDirectory(path: config.runroot, reason: "\(error)")
       }
+      do {
+        let report = try await RuntimeRecovery(
+          config: config, sandboxes: sandboxes, containers: containers, logger: logger
+        ).run()
+        if !report.journal.isEmpty || !report.orphans.isEmpty {
+          logger.info("Recovered", metadata: [
+            "interrupted": "\(report.journal.count)", "orphans": "\(report.orphans.count)",
+          ])
+        }
+      } catch {
+        throw DaemonError.cannotCreateDirectory(path: config.versionFile, reason: "\(error)")
+      }
       try await serve(
         socketPath: socketPath, runtimeHealth: runtimeHealth, sandboxes: sandboxes, containers: containers,
         puller: puller, signals: signals)

@@ -13,13 +13,13 @@ extension RuntimeService {
     let spec = try Self.spec(from: request.config, handler: request.runtimeHandler)
     // The pause image is there before anything of the pod is made.
     let pause = containers.needsInfraContainer(spec) ? try await pauseImage() : nil
-    let record = try await sandboxes.run(spec)
-    if let pause {
+    let containers = self.containers
+    let record = try await sandboxes.run(spec) { record in
+      guard let pause else { return }
       do {
         _ = try await containers.startInfra(sandbox: record, image: pause)
       } catch {
         await containers.removeInfra(record.id)
-        try? await sandboxes.remove(record.id)
         throw error
       }
     }
@@ -35,7 +35,9 @@ extension RuntimeService {
   ) async throws -> Runtime_V1_StopPodSandboxResponse {
     guard !request.podSandboxID.isEmpty else { throw CRIError.invalidArgument("StopPodSandbox needs a pod_sandbox_id") }
     let sandbox = try await sandboxes.find(request.podSandboxID)
-    if let sandbox {
+    let containers = self.containers
+    let events = self.events
+    try await sandboxes.stop(request.podSandboxID) { sandbox in
       // Whatever still runs in the pod is killed: the kubelet has stopped what it wanted to stop gracefully.
       for container in await containers.inSandbox(sandbox.id) {
         try await containers.stop(container.id, timeout: 0)
@@ -43,7 +45,6 @@ extension RuntimeService {
       }
       await containers.stopInfra(sandbox.id)
     }
-    try await sandboxes.stop(request.podSandboxID)
     if let sandbox, sandbox.state == .ready { events.note(.sandboxStopped(id: sandbox.id)) }
     return Runtime_V1_StopPodSandboxResponse()
   }
@@ -54,15 +55,17 @@ extension RuntimeService {
   ) async throws -> Runtime_V1_RemovePodSandboxResponse {
     guard !request.podSandboxID.isEmpty else { throw CRIError.invalidArgument("RemovePodSandbox needs a pod_sandbox_id") }
     let sandbox = try await sandboxes.find(request.podSandboxID)
-    if let sandbox {
+    let containers = self.containers
+    let events = self.events
+    try await sandboxes.remove(request.podSandboxID) { sandbox in
       for container in await containers.inSandbox(sandbox.id) {
         try await containers.remove(container.id)
         events.note(.removed(container))
       }
+      await containers.removeInfra(sandbox.id)
     }
-    // Also for a sandbox whose record is gone: its infra container's record may remain.
-    await containers.removeInfra(sandbox?.id ?? request.podSandboxID)
-    try await sandboxes.remove(request.podSandboxID)
+    // A sandbox without a record has nothing of its own, but its infra container's record may remain.
+    if sandbox == nil { await containers.removeInfra(request.podSandboxID) }
     if let sandbox { events.note(.sandboxRemoved(sandbox)) }
     return Runtime_V1_RemovePodSandboxResponse()
   }

@@ -60,3 +60,66 @@ public enum ProcessFacts {
     return result
   }
 }
+
+extension ProcessFacts {
+  /// Whether `pid` is a live process (not gone, not a zombie waiting to be reaped).
+  public static func isAlive(_ pid: Int32, proc: String = "/proc") -> Bool {
+    guard pid > 0, let text = readSmallFile("\(proc)/\(pid)/stat") else { return false }
+    // The state follows the command name's closing parenthesis.
+    guard let close = text.lastIndex(of: ")") else { return false }
+    let state = text[text.index(after: close)...].drop { $0 == " " }.first
+    return state != nil && state != "Z" && state != "X"
+  }
+
+  /// A process's arguments (/proc/<pid>/cmdline), empty when it is gone.
+  public static func commandLine(_ pid: Int32, proc: String = "/proc") -> [String] {
+    guard let text = readSmallFile("\(proc)/\(pid)/cmdline") else { return [] }
+    return text.split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(String.init)
+  }
+
+  /// The pids of every process.
+  public static func allPids(proc: String = "/proc") -> [Int32] {
+    guard let dir = opendir(proc) else { return [] }
+    defer { closedir(dir) }
+    var pids: [Int32] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafePointer(to: entry.pointee.d_name) {
+        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+      }
+      if let pid = Int32(name) { pids.append(pid) }
+    }
+    return pids
+  }
+
+  /// A /proc file's text (these have no size: read to the end).
+  static func readSmallFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let n = read(fd, &buffer, buffer.count)
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { break }
+      bytes += buffer[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+}
+
+extension ProcessFacts {
+  /// When `pid` started, in seconds since the epoch (/proc/<pid>/stat's
+  /// start time in clock ticks after boot, plus /proc/stat's `btime`).
+  public static func startTime(_ pid: Int32, proc: String = "/proc") -> Double? {
+    guard let stat = readSmallFile("\(proc)/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+    // Fields after the name start at field 3 (state); the start time is field 22.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 19, let ticks = Double(fields[19]) else { return nil }
+    guard let system = readSmallFile("\(proc)/stat"),
+      let line = system.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
+      let boot = Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+    else { return nil }
+    return boot + ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+  }
+}

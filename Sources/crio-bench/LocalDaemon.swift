@@ -53,7 +53,7 @@ final class LocalDaemon: @unchecked Sendable {
       "--config", "\(path)/crio.conf", "--config-dir", "\(path)/crio.conf.d", "--listen", socket,
       "--root", "\(path)/root", "--runroot", "\(path)/run", "--log-dir", "\(path)/logs",
       "--cni-config-dir", "\(path)/cni", "--registries-conf", "\(path)/registries.conf",
-      "--registries-conf-dir", "\(path)/registries.conf.d", "--namespaces-dir", "\(path)/ns",
+      "--registries-conf-dir", "\(path)/registries.conf.d", "--namespaces-dir", "\(path)/ns", "--version-file", "\(path)/run/crio/version",
       "--log-level", logLevel,
     ]
     _ = fm.createFile(atPath: logPath, contents: nil)

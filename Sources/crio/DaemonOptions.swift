@@ -13,6 +13,8 @@ struct DaemonOptions: ParsableArguments {
   @Option(help: "Path to the CRI socket. [crio.api] listen") var listen: String?
   @Option(help: "Storage root directory. [crio] root") var root: String?
   @Option(help: "Runtime state directory. [crio] runroot") var runroot: String?
+  @Option(name: .customLong("version-file"), help: "Version file on a tmpfs; missing at start means a reboot. [crio] version_file")
+  var versionFile: String?
   @Option(name: .customLong("log-dir"), help: "Default pod log directory. [crio] log_dir") var logDir: String?
   @Option(name: [.customShort("l"), .customLong("log-level")], help: "fatal, panic, error, warn, info, debug or trace. [crio.runtime] log_level")
   var logLevel: String?
@@ -81,6 +83,7 @@ struct DaemonOptions: ParsableArguments {
     add("crio.root", root)
     add("crio.runroot", runroot)
     add("crio.log_dir", logDir)
+    add("crio.version_file", versionFile)
     add("crio.runtime.log_level", logLevel)
     add("crio.runtime.cgroup_manager", cgroupManager)
     add("crio.runtime.conmon", conmon)

@@ -57,7 +57,7 @@ final class DaemonDirectory: @unchecked Sendable {
       "--config", configFile, "--config-dir", configDir, "--listen", socket, "--root", root,
       "--runroot", "\(path)/run", "--log-dir", "\(path)/logs", "--cni-config-dir", cniDir,
       "--registries-conf", registriesConf, "--registries-conf-dir", "\(path)/registries.conf.d",
-      "--namespaces-dir", namespacesDir,
+      "--namespaces-dir", namespacesDir, "--version-file", "\(path)/run/crio/version",
     ]
   }
 
@@ -70,9 +70,12 @@ final class DaemonProcess: @unchecked Sendable {
   let logPath: String
 
   /// Starts crio with `arguments`; stderr goes to a log file in `dir`.
-  init(dir: DaemonDirectory, arguments: [String]) throws {
+  init(dir: DaemonDirectory, arguments: [String], environment: [String: String] = [:]) throws {
     process.executableURL = URL(fileURLWithPath: try Binaries.path(of: "crio"))
     process.arguments = arguments
+    if !environment.isEmpty {
+      process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     logPath = "\(dir.path)/crio-\(UUID().uuidString.prefix(8)).log"
     FileManager.default.createFile(atPath: logPath, contents: nil)
     let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -83,8 +86,10 @@ final class DaemonProcess: @unchecked Sendable {
   }
 
   /// Starts a daemon isolated in `dir` and waits until it accepts connections.
-  static func started(in dir: DaemonDirectory, extraArguments: [String] = []) async throws -> DaemonProcess {
-    let daemon = try DaemonProcess(dir: dir, arguments: dir.isolationFlags + extraArguments)
+  static func started(
+    in dir: DaemonDirectory, extraArguments: [String] = [], environment: [String: String] = [:]
+  ) async throws -> DaemonProcess {
+    let daemon = try DaemonProcess(dir: dir, arguments: dir.isolationFlags + extraArguments, environment: environment)
     try await daemon.waitUntilServing(socket: dir.socket)
     return daemon
   }

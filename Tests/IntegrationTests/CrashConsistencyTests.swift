@@ -1,0 +1,133 @@
+import CRIAPI
+import CRIClient
+import CRIOSystem
+import CRIOTestSupport
+import Foundation
+import GRPCCore
+import Glibc
+import Testing
+
+/// Crash consistency by fault injection: for every failpoint, the real
+/// daemon is killed there (SIGKILL, from inside), restarted, and the host's
+/// inventory (`HostInventory`) must show the operation either not done at
+/// all or done completely; then removing everything through the CRI must
+/// bring the host back to exactly what it was before the test's pods.
+@Suite(.serialized) struct CrashConsistencyTests {
+  /// The operation a failpoint sits in.
+  enum Operation {
+    case runSandbox, stopSandbox, removeSandbox, createContainer, startContainer, stopContainer, removeContainer
+    case pullImage, removeImage
+
+    init(_ failpoint: Failpoint) {
+      let name = failpoint.rawValue
+      if name.hasPrefix("sandbox-run") { self = .runSandbox }
+      else if name.hasPrefix("sandbox-stop") { self = .stopSandbox }
+      else if name.hasPrefix("sandbox-remove") { self = .removeSandbox }
+      else if name.hasPrefix("container-create") { self = .createContainer }
+      else if name.hasPrefix("container-start") { self = .startContainer }
+      else if name.hasPrefix("container-stop") { self = .stopContainer }
+      else if name.hasPrefix("container-remove") { self = .removeContainer }
+      else if name.hasPrefix("image-pull") { self = .pullImage }
+      else { self = .removeImage }
+    }
+  }
+
+  @Test(arguments: Failpoint.allCases)
+  func aDaemonKilledMidOperationCompletesOrRollsItBackAndLeaksNothing(_ failpoint: Failpoint) async throws {
+    let fixture = try await NodeFixture()
+    try await fixture.restart(failpoint: failpoint)
+    let baseline = fixture.inventory
+    let operation = Operation(failpoint)
+
+    // What exists before the operation.
+    var pod = ""
+    var container = ""
+    var podOnly = baseline
+    switch operation {
+    case .runSandbox, .pullImage:
+      break
+    case .removeImage:
+      _ = try await fixture.images.pull(NodeFixture.extra)
+    case .createContainer:
+      pod = try await fixture.runPod("crash")
+    case .startContainer:
+      pod = try await fixture.runPod("crash")
+      podOnly = fixture.inventory
+      container = try await fixture.createContainer(in: pod, name: "app")
+    case .stopSandbox, .removeSandbox, .stopContainer, .removeContainer:
+      pod = try await fixture.runPod("crash")
+      podOnly = fixture.inventory
+      container = try await fixture.createContainer(in: pod, name: "app")
+      try await fixture.startContainer(container)
+    }
+    let before = fixture.inventory
+
+    // The operation, which the failpoint cuts short.
+    await #expect(throws: (any Error).self, "\(failpoint.rawValue) was not reached") {
+      switch operation {
+      case .runSandbox: _ = try await fixture.runPod("crash")
+      case .stopSandbox: try await fixture.stopPod(pod)
+      case .removeSandbox: try await fixture.removePod(pod)
+      case .createContainer: _ = try await fixture.createContainer(in: pod, name: "app")
+      case .startContainer: try await fixture.startContainer(container)
+      case .stopContainer: try await fixture.stopContainer(container)
+      case .removeContainer: try await fixture.removeContainer(container)
+      case .pullImage: _ = try await fixture.images.pull(NodeFixture.extra)
+      case .removeImage: try await fixture.removeImage(NodeFixture.extra)
+      }
+    }
+    #expect(try await fixture.images.daemon.waitForExit() == SIGKILL)
+    #expect(fixture.images.daemon.log.contains("failpoint \(failpoint.rawValue) reached"))
+
+    try await fixture.restart()
+    let after = fixture.inventory
+    let pods = try await fixture.pods()
+    let containers = try await fixture.containers()
+    switch operation {
+    case .runSandbox:
+      // Rolled back: no pod, nothing of it.
+      #expect(pods.isEmpty, "\(pods)")
+      #expect(after == before, "\(failpoint.rawValue):\n\(after.difference(from: before))")
+    case .createContainer:
+      #expect(containers.isEmpty, "\(containers)")
+      #expect(after == before, "\(failpoint.rawValue):\n\(after.difference(from: before))")
+    case .pullImage:
+      #expect(try await !fixture.hasImage(NodeFixture.extra))
+      #expect(after == before, "\(failpoint.rawValue):\n\(after.difference(from: before))")
+    case .removeImage:
+      // Carried through: the index no longer had it.
+      #expect(try await !fixture.hasImage(NodeFixture.extra))
+      #expect(after == baseline, "\(failpoint.rawValue):\n\(after.difference(from: baseline))")
+    case .removeSandbox:
+      #expect(pods.isEmpty, "\(pods)")
+      #expect(after == baseline, "\(failpoint.rawValue):\n\(after.difference(from: baseline))")
+    case .removeContainer:
+      #expect(containers.isEmpty, "\(containers)")
+      #expect(after == podOnly, "\(failpoint.rawValue):\n\(after.difference(from: podOnly))")
+    case .stopSandbox:
+      // Carried through: the pod is stopped, its network and namespaces released, its processes gone.
+      #expect(pods.map(\.state) == [.sandboxNotready], "\(pods)")
+      #expect(containers.map(\.state) == [.containerExited], "\(containers)")
+      #expect(after.veths == 0 && after.allocatedIPs == 0, "\(after)")
+      #expect(after.processes.filter { !$0.hasPrefix("conmon") }.isEmpty, "\(after.processes)")
+      #expect(!after.mounts.contains { $0.contains("/netns/") }, "\(after.mounts)")
+    case .startContainer:
+      // runc started it before the daemon died: a restart finds it running and it answers.
+      #expect(containers.map(\.state) == [.containerRunning], "\(containers)")
+      #expect(try await fixture.execSync(container, ["true"]).exitCode == 0)
+    case .stopContainer:
+      // SIGTERM was sent; the container exits by itself, and its state says so.
+      var state = containers.first?.state
+      for _ in 0..<100 where state != .containerExited {
+        try await Task.sleep(for: .milliseconds(50))
+        state = try await fixture.containers().first?.state
+      }
+      #expect(state == .containerExited)
+    }
+
+    try await fixture.removeEverything()
+    let end = fixture.inventory
+    #expect(end == baseline, "after removing everything (\(failpoint.rawValue)):\n\(end.difference(from: baseline))")
+    try await fixture.finish()
+  }
+}
