@@ -26,9 +26,12 @@ struct HostInventory: Equatable, CustomStringConvertible {
     var inventory = HostInventory()
     inventory.mounts = MountTable.mountPoints(under: dir.path).map(normalized).sorted()
     let imageStore = ["overlay/", "overlay-images/", "overlay-layers/"].map { "\(dir.root)/\($0)" }
-    for top in [dir.root, "\(dir.path)/run", dir.namespacesDir] + (network.map { [$0.ipamDirectory] } ?? []) {
+    // Files, not directories (a directory made on first use, like the CNI
+    // cache's, is not a leak). host-local's allocations are counted below.
+    for top in [dir.root, "\(dir.path)/run", dir.namespacesDir] {
       for sub in (try? FileManager.default.subpathsOfDirectory(atPath: top)) ?? [] {
         let path = "\(top)/\(sub)"
+        guard !isDirectory(path) else { continue }
         inventory.files.append(imageStore.contains { path.hasPrefix($0) } ? path : normalized(path))
       }
     }
@@ -48,7 +51,7 @@ struct HostInventory: Equatable, CustomStringConvertible {
     }
     for controller in ["memory", "pids"] {
       let top = "/sys/fs/cgroup/\(controller)\(cgroupParent)"
-      for sub in (try? FileManager.default.subpathsOfDirectory(atPath: top)) ?? [] where !sub.contains(".") {
+      for sub in (try? FileManager.default.subpathsOfDirectory(atPath: top)) ?? [] where isDirectory("\(top)/\(sub)") {
         inventory.cgroups.append("\(controller)/\(normalized(sub))")
       }
     }
@@ -90,6 +93,11 @@ struct HostInventory: Equatable, CustomStringConvertible {
   var description: String {
     "mounts \(mounts.count), files \(files.count), runc \(runtimeContainers.count), veths \(veths), IPs \(allocatedIPs), "
       + "cgroups \(cgroups.count), processes \(processes)"
+  }
+
+  static func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
   }
 
   static func normalized(_ text: String) -> String {
