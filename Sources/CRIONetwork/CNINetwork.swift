@@ -3,11 +3,20 @@ import Foundation
 /// A CNI network configuration (a `.conflist`, or a single-plugin `.conf`
 /// wrapped as a list), kept as the JSON the plugins receive.
 public struct CNINetwork: Sendable {
+  /// Whether plugins of `version` know CHECK (added in CNI 0.4.0).
+  public static func supportsCheck(_ version: String) -> Bool {
+    let parts = version.split(separator: ".").compactMap { Int($0) }
+    guard let major = parts.first else { return false }
+    return major > 0 || (parts.count > 1 && parts[1] >= 4)
+  }
+
   public let name: String
   public let cniVersion: String
   public let file: String
   /// Each plugin's configuration, in order, as JSON data.
   public let plugins: [Data]
+  /// The list's `disableCheck`: CHECK must not be run.
+  public let disableCheck: Bool
 
   public enum LoadError: Error, CustomStringConvertible {
     case invalid(file: String, reason: String)
@@ -45,5 +54,6 @@ public struct CNINetwork: Sendable {
     self.name = name
     self.cniVersion = version
     self.file = file
+    disableCheck = object["disableCheck"] as? Bool ?? false
   }
 }

@@ -27,9 +27,31 @@ public struct CNIAttachment: Sendable, Codable, Equatable {
     }
   }
 
+  /// For plugins with the `bandwidth` capability (from the pod's
+  /// `kubernetes.io/ingress-bandwidth` / `egress-bandwidth` annotations).
+  public var bandwidth: PodBandwidth?
+  /// For plugins with the `dns` capability (the pod's DNS config).
+  public var dns: DNS?
+  /// For plugins with the `ipRanges` capability: one range set per pod
+  /// CIDR the kubelet gave `UpdateRuntimeConfig`.
+  public var podCIDRs: [String]
+
+  public struct DNS: Sendable, Codable, Equatable {
+    public var servers: [String]
+    public var searches: [String]
+    public var options: [String]
+
+    public init(servers: [String], searches: [String], options: [String]) {
+      self.servers = servers
+      self.searches = searches
+      self.options = options
+    }
+  }
+
   public init(
     containerID: String, netns: String, ifName: String = "eth0", podName: String, podNamespace: String,
-    podUID: String, portMappings: [PortMapping] = []
+    podUID: String, portMappings: [PortMapping] = [], bandwidth: PodBandwidth? = nil, dns: DNS? = nil,
+    podCIDRs: [String] = []
   ) {
     self.containerID = containerID
     self.netns = netns
@@ -38,6 +60,53 @@ public struct CNIAttachment: Sendable, Codable, Equatable {
     self.podNamespace = podNamespace
     self.podUID = podUID
     self.portMappings = portMappings
+    self.bandwidth = bandwidth
+    self.dns = dns
+    self.podCIDRs = podCIDRs
+  }
+
+  // Records cached before these fields existed decode with none of them.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    containerID = try container.decode(String.self, forKey: .containerID)
+    netns = try container.decode(String.self, forKey: .netns)
+    ifName = try container.decode(String.self, forKey: .ifName)
+    podName = try container.decode(String.self, forKey: .podName)
+    podNamespace = try container.decode(String.self, forKey: .podNamespace)
+    podUID = try container.decode(String.self, forKey: .podUID)
+    portMappings = try container.decodeIfPresent([PortMapping].self, forKey: .portMappings) ?? []
+    bandwidth = try container.decodeIfPresent(PodBandwidth.self, forKey: .bandwidth)
+    dns = try container.decodeIfPresent(DNS.self, forKey: .dns)
+    podCIDRs = try container.decodeIfPresent([String].self, forKey: .podCIDRs) ?? []
+  }
+
+  /// The `runtimeConfig` for a plugin that declares `capabilities`.
+  func runtimeConfig(capabilities: [String: Any]) -> [String: Any] {
+    var config: [String: Any] = [:]
+    if capabilities["portMappings"] as? Bool == true, !portMappings.isEmpty {
+      config["portMappings"] = portMappings.map {
+        ["hostPort": $0.hostPort, "containerPort": $0.containerPort, "protocol": $0.protocol, "hostIP": $0.hostIP]
+      }
+    }
+    if capabilities["bandwidth"] as? Bool == true, let bandwidth, bandwidth.ingressRate != nil || bandwidth.egressRate != nil {
+      var limits: [String: Any] = [:]
+      if let rate = bandwidth.ingressRate {
+        limits["ingressRate"] = rate
+        limits["ingressBurst"] = PodBandwidth.burst
+      }
+      if let rate = bandwidth.egressRate {
+        limits["egressRate"] = rate
+        limits["egressBurst"] = PodBandwidth.burst
+      }
+      config["bandwidth"] = limits
+    }
+    if capabilities["dns"] as? Bool == true, let dns {
+      config["dns"] = ["servers": dns.servers, "searches": dns.searches, "options": dns.options]
+    }
+    if capabilities["ipRanges"] as? Bool == true, !podCIDRs.isEmpty {
+      config["ipRanges"] = podCIDRs.map { [["subnet": $0]] }
+    }
+    return config
   }
 
   var cniArgs: String {

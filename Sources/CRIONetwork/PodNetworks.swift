@@ -37,6 +37,7 @@ public struct PodNetworks: Sendable {
     var plugins: [Data]
     var attachment: CNIAttachment
     var result: Data
+    var disableCheck: Bool?
   }
 
   /// Runs ADD through the default network's plugin chain.
@@ -61,7 +62,7 @@ public struct PodNetworks: Sendable {
     // (plugins accept a DEL without a previous result).
     var entry = CacheEntry(
       network: network.name, cniVersion: network.cniVersion, plugins: network.plugins, attachment: attachment,
-      result: Data())
+      result: Data(), disableCheck: network.disableCheck)
     do {
       try save(entry, id: attachment.containerID)
       for plugin in network.plugins {
@@ -115,6 +116,25 @@ public struct PodNetworks: Sendable {
     unlink(path)
   }
 
+  /// Runs CHECK through the chain with what ADD was given and returned:
+  /// whether the pod's network is still as ADD left it. Returns false
+  /// without running anything when CHECK does not apply (no attachment, a
+  /// CNI version before 0.4.0, `disableCheck`); throws the failing
+  /// plugin's error.
+  @discardableResult
+  public func check(containerID: String) async throws -> Bool {
+    guard let data = FileManager.default.contents(atPath: cachePath(containerID)),
+      let entry = try? JSONDecoder().decode(CacheEntry.self, from: data), !entry.result.isEmpty,
+      CNINetwork.supportsCheck(entry.cniVersion), entry.disableCheck != true
+    else { return false }
+    let previous = try? JSONSerialization.jsonObject(with: entry.result)
+    for plugin in entry.plugins {
+      let config = try Self.configuration(plugin, previous: previous, attachment: entry.attachment)
+      _ = try await runner.run(command: "CHECK", type: Self.type(of: plugin), config: config, attachment: entry.attachment)
+    }
+    return true
+  }
+
   public func hasAttachment(_ containerID: String) -> Bool {
     FileManager.default.fileExists(atPath: cachePath(containerID))
   }
@@ -143,14 +163,11 @@ public struct PodNetworks: Sendable {
       throw CNIError.invalidResult(type: "config", detail: "plugin configuration is not an object")
     }
     if let previous { object["prevResult"] = previous }
-    if let capabilities = object["capabilities"] as? [String: Any],
-       capabilities["portMappings"] as? Bool == true, !attachment.portMappings.isEmpty
-    {
-      var runtimeConfig = object["runtimeConfig"] as? [String: Any] ?? [:]
-      runtimeConfig["portMappings"] = attachment.portMappings.map {
-        ["hostPort": $0.hostPort, "containerPort": $0.containerPort, "protocol": $0.protocol, "hostIP": $0.hostIP]
+    if let capabilities = object["capabilities"] as? [String: Any] {
+      let values = attachment.runtimeConfig(capabilities: capabilities)
+      if !values.isEmpty {
+        object["runtimeConfig"] = (object["runtimeConfig"] as? [String: Any] ?? [:]).merging(values) { $1 }
       }
-      object["runtimeConfig"] = runtimeConfig
     }
     return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
   }

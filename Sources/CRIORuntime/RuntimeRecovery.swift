@@ -21,7 +21,9 @@ import Logging
 /// 5. **The truth.** Recorded containers are checked against the OCI runtime
 ///    and conmon: a start the daemon did not record, a container whose
 ///    process and conmon are both gone.
-/// 6. The version file is written.
+/// 6. **The network.** CNI CHECK runs for every ready pod; one whose
+///    network fails it is not ready any more.
+/// 7. The version file is written.
 public struct RuntimeRecovery: Sendable {
   let sandboxes: SandboxManager
   let containers: ContainerManager
@@ -77,6 +79,7 @@ public struct RuntimeRecovery: Sendable {
       await purgeSandbox(id)
     }
     await containers.reconcile()
+    await sandboxes.checkNetworks()
     try writeVersionFile()
     return report
   }

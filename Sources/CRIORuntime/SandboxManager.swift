@@ -21,6 +21,10 @@ public actor SandboxManager {
   let networks: PodNetworks
   let journal: OperationJournal
   private var sandboxes: [String: SandboxRecord] = [:]
+  /// The node's pod CIDRs, from the kubelet's `UpdateRuntimeConfig` (for
+  /// CNI plugins with the `ipRanges` capability). Not persisted: the
+  /// kubelet sends them again after a restart.
+  private var podCIDRs: [String] = []
   /// Reserved names, to their sandbox ID.
   private var names: [String: String] = [:]
 
@@ -163,6 +167,46 @@ public actor SandboxManager {
     sandboxes[id] = nil
   }
 
+  /// Sets the pod CIDRs (comma-separated, as the kubelet sends them) that
+  /// pods created from now on get as CNI `ipRanges`.
+  public func updatePodCIDRs(_ text: String) throws {
+    let cidrs = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    for cidr in cidrs where !Self.isCIDR(cidr) {
+      throw SandboxError.invalid("pod CIDR \"\(cidr)\" is not an address/prefix")
+    }
+    if cidrs != podCIDRs {
+      podCIDRs = cidrs
+      logger.info("Pod CIDRs updated", metadata: ["cidrs": "\(cidrs.joined(separator: ","))"])
+    }
+  }
+
+  static func isCIDR(_ text: String) -> Bool {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count == 2, let prefix = Int(parts[1]) else { return false }
+    var v4 = in_addr()
+    var v6 = in6_addr()
+    if inet_pton(AF_INET, String(parts[0]), &v4) == 1 { return (0...32).contains(prefix) }
+    if inet_pton(AF_INET6, String(parts[0]), &v6) == 1 { return (0...128).contains(prefix) }
+    return false
+  }
+
+  /// Runs CNI CHECK for every ready pod (after a restart): a pod whose
+  /// network is no longer what ADD made (an interface or address gone) is
+  /// not ready, so the kubelet makes a new one.
+  func checkNetworks() async {
+    for record in sandboxes.values where record.state == .ready && record.pins.network != nil {
+      do {
+        try await networks.check(containerID: record.id)
+      } catch {
+        logger.warning("Pod network check failed; the pod is not ready", metadata: ["id": "\(record.id)", "error": "\(error)"])
+        var updated = record
+        updated.state = .notReady
+        sandboxes[record.id] = updated
+        try? save(updated)
+      }
+    }
+  }
+
   /// IDs of every recorded sandbox.
   func recordedIDs() -> [String] { Array(sandboxes.keys) }
 
@@ -183,6 +227,12 @@ public actor SandboxManager {
     cleanup.append { try? FileManager.default.removeItem(atPath: runDir) }
 
     let sysctls = try sysctlsFor(spec)
+    let bandwidth: PodBandwidth?
+    do {
+      bandwidth = try PodBandwidth(annotations: spec.annotations)
+    } catch {
+      throw SandboxError.invalid("\(error)")
+    }
     let pins: NamespacePins
     do {
       pins = try NamespacePins.create(
@@ -213,7 +263,9 @@ public actor SandboxManager {
     if let netns = pins.network {
       let attachment = CNIAttachment(
         containerID: id, netns: netns, podName: spec.name, podNamespace: spec.namespace, podUID: spec.uid,
-        portMappings: spec.portMappings)
+        portMappings: spec.portMappings, bandwidth: bandwidth,
+        dns: spec.dns.map { CNIAttachment.DNS(servers: $0.servers, searches: $0.searches, options: $0.options) },
+        podCIDRs: podCIDRs)
       let networks = self.networks
       do {
         record.ips = try await networks.attach(attachment).ips

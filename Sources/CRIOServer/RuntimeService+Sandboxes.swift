@@ -29,6 +29,17 @@ extension RuntimeService {
     return response
   }
 
+  /// The kubelet's node-wide network config: the pod CIDRs, handed to CNI
+  /// plugins with the `ipRanges` capability (as containerd does; CRI-O
+  /// ignores them).
+  public func updateRuntimeConfig(
+    request: Runtime_V1_UpdateRuntimeConfigRequest,
+    context: ServerContext
+  ) async throws -> Runtime_V1_UpdateRuntimeConfigResponse {
+    try await sandboxes.updatePodCIDRs(request.runtimeConfig.networkConfig.podCidr)
+    return Runtime_V1_UpdateRuntimeConfigResponse()
+  }
+
   public func stopPodSandbox(
     request: Runtime_V1_StopPodSandboxRequest,
     context: ServerContext

@@ -20,13 +20,6 @@ extension RuntimeService {
     throw CRIError.unimplemented(rpc: "StreamContainers")
   }
 
-  public func updateRuntimeConfig(
-    request: Runtime_V1_UpdateRuntimeConfigRequest,
-    context: GRPCCore.ServerContext
-  ) async throws -> Runtime_V1_UpdateRuntimeConfigResponse {
-    throw CRIError.unimplemented(rpc: "UpdateRuntimeConfig")
-  }
-
   public func checkpointContainer(
     request: Runtime_V1_CheckpointContainerRequest,
     context: GRPCCore.ServerContext

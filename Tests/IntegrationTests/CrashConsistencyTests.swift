@@ -38,6 +38,7 @@ import Testing
     try await fixture.restart(failpoint: failpoint)
     let baseline = fixture.inventory
     let operation = Operation(failpoint)
+    let hostPort = Int32.random(in: 30000...39999)
 
     // What exists before the operation.
     var pod = ""
@@ -49,13 +50,13 @@ import Testing
     case .removeImage:
       _ = try await fixture.images.pull(NodeFixture.extra)
     case .createContainer:
-      pod = try await fixture.runPod("crash")
+      pod = try await fixture.runPod("crash", hostPort: hostPort)
     case .startContainer:
-      pod = try await fixture.runPod("crash")
+      pod = try await fixture.runPod("crash", hostPort: hostPort)
       podOnly = fixture.inventory
       container = try await fixture.createContainer(in: pod, name: "app")
     case .stopSandbox, .removeSandbox, .stopContainer, .removeContainer:
-      pod = try await fixture.runPod("crash")
+      pod = try await fixture.runPod("crash", hostPort: hostPort)
       podOnly = fixture.inventory
       container = try await fixture.createContainer(in: pod, name: "app")
       try await fixture.startContainer(container)
@@ -65,7 +66,7 @@ import Testing
     // The operation, which the failpoint cuts short.
     await #expect(throws: (any Error).self, "\(failpoint.rawValue) was not reached") {
       switch operation {
-      case .runSandbox: _ = try await fixture.runPod("crash")
+      case .runSandbox: _ = try await fixture.runPod("crash", hostPort: hostPort)
       case .stopSandbox: try await fixture.stopPod(pod)
       case .removeSandbox: try await fixture.removePod(pod)
       case .createContainer: _ = try await fixture.createContainer(in: pod, name: "app")
@@ -108,7 +109,7 @@ import Testing
       // Carried through: the pod is stopped, its network and namespaces released, its processes gone.
       #expect(pods.map(\.state) == [.sandboxNotready], "\(pods)")
       #expect(containers.map(\.state) == [.containerExited], "\(containers)")
-      #expect(after.veths == 0 && after.allocatedIPs == 0, "\(after)")
+      #expect(after.veths == 0 && after.allocatedIPs == 0 && after.iptablesRules.isEmpty, "\(after)")
       #expect(after.processes.filter { !$0.hasPrefix("conmon") }.isEmpty, "\(after.processes)")
       #expect(!after.mounts.contains { $0.contains("/netns/") }, "\(after.mounts)")
     case .startContainer:

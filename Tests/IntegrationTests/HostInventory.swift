@@ -5,7 +5,7 @@ import Glibc
 /// Everything a test daemon can leave on the host, taken from the host
 /// itself (not from crio): mounts, files under its directories, runc
 /// containers whose bundle is in its run root, veths on the test bridge,
-/// host-local allocations, cgroups below the test pods' cgroup parent and
+/// host-local allocations, portmap's iptables rules, cgroups below the test pods' cgroup parent and
 /// the processes in them (and conmon processes naming the directory).
 ///
 /// IDs are random, so 64- (and 63-, conmon's truncated socket link) digit
@@ -19,6 +19,7 @@ struct HostInventory: Equatable, CustomStringConvertible {
   var runtimeContainers: [String] = []
   var veths = 0
   var allocatedIPs = 0
+  var iptablesRules: [String] = []
   var cgroups: [String] = []
   var processes: [String] = []
 
@@ -48,6 +49,9 @@ struct HostInventory: Equatable, CustomStringConvertible {
       let links = (try? run("/usr/sbin/ip", ["-o", "link", "show", "master", network.bridge]).output) ?? ""
       inventory.veths = links.split(separator: "\n").count
       inventory.allocatedIPs = network.allocatedIPs.count
+      inventory.iptablesRules = network.iptablesRules.map {
+        normalized($0).replacingOccurrences(of: "CNI-[A-Z]+-[0-9a-f]{16,}", with: "CNI-<chain>", options: .regularExpression)
+      }.sorted()
     }
     for controller in ["memory", "pids"] {
       let top = "/sys/fs/cgroup/\(controller)\(cgroupParent)"
@@ -85,13 +89,14 @@ struct HostInventory: Equatable, CustomStringConvertible {
     compare("runc", runtimeContainers, other.runtimeContainers)
     compare("cgroups", cgroups, other.cgroups)
     compare("processes", processes, other.processes)
+    compare("iptables", iptablesRules, other.iptablesRules)
     if veths != other.veths { lines.append("veths: \(veths) vs \(other.veths)") }
     if allocatedIPs != other.allocatedIPs { lines.append("allocated IPs: \(allocatedIPs) vs \(other.allocatedIPs)") }
     return lines.isEmpty ? "(equal)" : lines.joined(separator: "\n")
   }
 
   var description: String {
-    "mounts \(mounts.count), files \(files.count), runc \(runtimeContainers.count), veths \(veths), IPs \(allocatedIPs), "
+    "mounts \(mounts.count), files \(files.count), runc \(runtimeContainers.count), veths \(veths), IPs \(allocatedIPs), iptables \(iptablesRules.count), "
       + "cgroups \(cgroups.count), processes \(processes)"
   }
 

@@ -19,7 +19,7 @@ import Testing
       .replacingOccurrences(of: "\"cni0\"", with: "\"\(network.bridge)\"")
       .replacingOccurrences(of: "10.85.0.0/16", with: network.subnet)
       .replacingOccurrences(of: "\"type\": \"host-local\",", with: "\"type\": \"host-local\", \"dataDir\": \"\(network.ipamDirectory)\",")
-      .replacingOccurrences(of: "\"name\": \"crio\"", with: "\"name\": \"crio-it\"")
+      .replacingOccurrences(of: "\"name\": \"crio\"", with: "\"name\": \"\(network.name)\"")
     try conflist.write(toFile: "\(f.dir.cniDir)/05-hostport.conflist", atomically: true, encoding: .utf8)
 
     let hostPort = Int32.random(in: 20000...29999)

@@ -7,7 +7,7 @@ import GRPCCore
 import Glibc
 import Testing
 
-/// A daemon on a test bridge with host-local addresses, whose pods live in a
+/// A daemon on a test bridge with host-local addresses and portmap, whose pods live in a
 /// cgroup parent of their own, with busybox, a pause image and an extra
 /// image in its registry. By default every pod gets an infra container
 /// (`drop_infra_ctr = false`), so their paths are exercised too.
@@ -29,7 +29,7 @@ final class NodeFixture: @unchecked Sendable {
         pause_command = "/pause"
         """)
     network = TestBridgeNetwork(dir: images.dir)
-    try network.conflist.write(toFile: "\(images.dir.cniDir)/10-crio-it.conflist", atomically: true, encoding: .utf8)
+    try network.conflist(portmap: true).write(toFile: "\(images.dir.cniDir)/10-crio-it.conflist", atomically: true, encoding: .utf8)
     let busyboxLayer = try TestImage.busyboxLayer()
     try await TestImage(layerTars: [busyboxLayer]).push(to: images.registry.host, repository: "test/busybox", tag: "1")
     var pause = TarWriter()
@@ -66,10 +66,17 @@ final class NodeFixture: @unchecked Sendable {
   /// Where a container's CRI log is (see `createContainer`).
   func logPath(pod: String, container: String) -> String { "\(dir.path)/pod-logs/\(pod)/\(container).log" }
 
-  func runPod(_ name: String) async throws -> String {
+  /// A pod, with a host port mapped to its port 80 when `hostPort` is given.
+  func runPod(_ name: String, hostPort: Int32? = nil) async throws -> String {
     try await call {
       var request = Runtime_V1_RunPodSandboxRequest()
       request.config = podConfig(name)
+      if let hostPort {
+        var mapping = Runtime_V1_PortMapping()
+        mapping.containerPort = 80
+        mapping.hostPort = hostPort
+        request.config.portMappings = [mapping]
+      }
       return try await $0.runtime.runPodSandbox(request, options: $0.options).podSandboxID
     }
   }

@@ -7,44 +7,6 @@ import GRPCCore
 import Glibc
 import Testing
 
-/// A test-only bridge and subnet, with host-local's store inside the test
-/// directory. Traffic stays between the host and the test's own pods.
-struct TestBridgeNetwork {
-  let bridge: String
-  let subnet: String
-  let gateway: String
-  let ipamDirectory: String
-
-  init(dir: DaemonDirectory) {
-    let n = Int.random(in: 1...250)
-    bridge = "crioit\(Int.random(in: 1000...9999))"
-    subnet = "10.231.\(n).0/24"
-    gateway = "10.231.\(n).1"
-    ipamDirectory = "\(dir.path)/ipam"
-  }
-
-  var conflist: String {
-    """
-    {"cniVersion": "1.0.0", "name": "crio-it", "plugins": [
-      {"type": "bridge", "bridge": "\(bridge)", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-       "ipam": {"type": "host-local", "dataDir": "\(ipamDirectory)", "ranges": [[{"subnet": "\(subnet)", "gateway": "\(gateway)"}]]}},
-      {"type": "loopback"}
-    ]}
-    """
-  }
-
-  /// Addresses host-local still has allocated.
-  var allocatedIPs: [String] {
-    let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(ipamDirectory)/crio-it")) ?? []
-    return files.filter { $0.first?.isNumber == true }
-  }
-
-  /// The bridge is created by the plugin and never deleted by it: the test removes it.
-  func removeBridge() {
-    _ = try? run("/usr/sbin/ip", ["link", "del", bridge])
-  }
-}
-
 @Suite(.serialized) struct PodNetworkTests {
   @Test func podsGetAddressesReachableFromTheHostAndEachOtherAndGiveThemBack() async throws {
     try requireHostTools()
