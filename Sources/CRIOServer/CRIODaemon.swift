@@ -43,18 +43,21 @@ public struct CRIODaemon: Sendable {
     let layout = ImageStoreLayout(root: config.root)
     try createDirectories(store: layout, socketPath: socketPath)
     let puller = try await makeImagePuller(layout: layout)
+    let metrics = config.metrics.enableMetrics ? RuntimeMetrics() : nil
     do {
       let sandboxes: SandboxManager
       let containers: ContainerManager
       do {
         sandboxes = try await SandboxManager(config: config, logger: logger)
-        containers = try ContainerManager(config: config, logger: logger)
+        containers = try ContainerManager(
+          config: config, logger: logger,
+          onOOMKill: { record in metrics?.recordOOMKill(containerName: record.displayName) })
       } catch {
         throw DaemonError.cannotCreateDirectory(path: config.runroot, reason: "\(error)")
       }
       try await serve(
         socketPath: socketPath, runtimeHealth: runtimeHealth, sandboxes: sandboxes, containers: containers,
-        puller: puller, signals: signals)
+        puller: puller, metrics: metrics, signals: signals)
     } catch {
       try? await puller.client.shutdown()
       throw error
@@ -66,7 +69,7 @@ public struct CRIODaemon: Sendable {
   /// Listens on the socket and serves the CRI until a shutdown signal.
   private func serve(
     socketPath: String, runtimeHealth: RuntimeHealth, sandboxes: SandboxManager, containers: ContainerManager,
-    puller: ImagePuller, signals: ShutdownSignals
+    puller: ImagePuller, metrics: RuntimeMetrics?, signals: ShutdownSignals
   ) async throws {
     let listener = try listen(on: socketPath)
     defer { unlink(socketPath) }
@@ -80,7 +83,6 @@ public struct CRIODaemon: Sendable {
       config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
       sandboxes: sandboxes, containers: containers, images: puller.store, streaming: streaming, puller: puller)
     let events = runtimeService.events
-    let metrics = config.metrics.enableMetrics ? RuntimeMetrics() : nil
     let exitWatcher: ExitWatcher?
     let metricsEndpoint: MetricsEndpoint?
     do {
