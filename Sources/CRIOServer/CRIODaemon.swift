@@ -75,10 +75,11 @@ public struct CRIODaemon: Sendable {
     defer { unlink(socketPath) }
     let streaming = try await startStreamingServer(sandboxes: sandboxes, containers: containers)
 
-    let transport = HTTP2ServerTransport.Posix(
-      listeningSocketDescriptor: Int(listener),
-      transportSecurity: .plaintext,
-      config: .defaults { $0.rpc.maxRequestPayloadSize = config.api.grpcMaxRecvMsgSize })
+    // gRPC and, sniffed from the same socket, the HTTP/1 inspect endpoints of `crio status`.
+    let transport = CRISocketListener.transport(
+      listeningSocket: listener,
+      inspector: DaemonInspector(config: config, containers: containers, sandboxes: sandboxes),
+      maxRequestPayloadSize: config.api.grpcMaxRecvMsgSize)
     let runtimeService = RuntimeService(
       config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
       sandboxes: sandboxes, containers: containers, images: puller.store, streaming: streaming, puller: puller)
@@ -114,7 +115,7 @@ public struct CRIODaemon: Sendable {
       group.addTask {
         // Shutting down a transport that is still registering its listener
         // trips NIO: let it finish starting first.
-        _ = try? await transport.listeningAddress
+        _ = await transport.listeningAddress
         for await signal in signals.received {
           logger.info("Received \(signal), shutting down")
           // Event streams never end on their own: end them, or the graceful shutdown waits forever.
