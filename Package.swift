@@ -204,6 +204,15 @@ let package = Package(
       name: "CRIOStreamingTests",
       dependencies: ["CRIOStreaming", "CRIAPI", .product(name: "NIOWebSocket", package: "swift-nio")],
       swiftSettings: strict),
+    .testTarget(
+      name: "CRIOServerTests",
+      dependencies: [
+        "CRIOServer", "CRIORuntime", "CRIOConfig", "CRIAPI",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ],
+      swiftSettings: strict),
     .testTarget(name: "CRIORegistryTests", dependencies: ["CRIORegistry", "OCI"], swiftSettings: strict),
     .testTarget(name: "CRIOImageTests", dependencies: ["CRIOImage", "CRIOSystem", "CRIOTestSupport"], swiftSettings: strict),
     // Test helpers: a tar writer, a real local registry, reproducible test images.

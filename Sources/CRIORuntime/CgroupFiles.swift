@@ -105,6 +105,40 @@ enum CgroupFiles {
     return ids
   }
 
+  /// The page sizes of the `hugetlb.<size>.<suffix>` files in a cgroup
+  /// (`2MB`, `1GB`), smallest first; v2's `hugetlb.<size>.rsvd.*` are not sizes.
+  static func hugePageSizes(_ directory: String, suffix: String) -> [String] {
+    let sizes = entries(directory).compactMap { name -> String? in
+      guard name.hasPrefix("hugetlb."), name.hasSuffix(".\(suffix)") else { return nil }
+      let size = name.dropFirst("hugetlb.".count).dropLast(suffix.count + 1)
+      return size.isEmpty || size.contains(".") ? nil : String(size)
+    }
+    return sizes.sorted { (pageSizeBytes($0) ?? 0, $0) < (pageSizeBytes($1) ?? 0, $1) }
+  }
+
+  /// `2MB` → 2097152, as the kernel prints sizes (KB, MB, GB).
+  static func pageSizeBytes(_ size: String) -> UInt64? {
+    let units: [(String, UInt64)] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30)]
+    guard let (unit, factor) = units.first(where: { size.hasSuffix($0.0) }),
+          let count = UInt64(size.dropLast(unit.count))
+    else { return nil }
+    return count * factor
+  }
+
+  /// The names in a directory, `.` and `..` excepted.
+  static func entries(_ directory: String) -> [String] {
+    guard let dir = opendir(directory) else { return [] }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafePointer(to: entry.pointee.d_name) {
+        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+      }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+  }
+
   static func subdirectories(_ directory: String) -> [String] {
     guard let dir = opendir(directory) else { return [] }
     defer { closedir(dir) }

@@ -133,6 +133,21 @@ public struct CgroupStats: Sendable, Equatable {
     }
   }
 
+  /// Huge page usage of one page size (the hugetlb controller).
+  public struct HugeTLB: Sendable, Equatable {
+    /// The size as the kernel names its files: `2MB`, `1GB`.
+    public var pageSize: String
+    public var usage: UInt64
+    /// The highest usage recorded (cgroup v1 only: v2 keeps no peak).
+    public var maxUsage: UInt64?
+
+    public init(pageSize: String, usage: UInt64, maxUsage: UInt64? = nil) {
+      self.pageSize = pageSize
+      self.usage = usage
+      self.maxUsage = maxUsage
+    }
+  }
+
   public var cpu: CPU?
   public var memory: Memory?
   public var pids: Pids?
@@ -144,6 +159,10 @@ public struct CgroupStats: Sendable, Equatable {
   public var processes: [Int32] = []
   /// Threads in the cgroup and its descendants (v1 `tasks`, v2 `cgroup.threads`).
   public var threads: UInt64?
+  /// The IDs of those threads (for their scheduler states).
+  public var threadIDs: [Int32] = []
+  /// Huge page usage by page size, sorted by size; empty without the hugetlb controller.
+  public var hugetlb: [HugeTLB] = []
 
   public init() {}
 
@@ -206,6 +225,9 @@ public struct CgroupStats: Sendable, Equatable {
 /// Reads one cgroup hierarchy. `path` is a cgroup path as the OCI spec's
 /// `cgroupsPath` names it with the cgroupfs driver (`/crio/crio-<id>`).
 public protocol CgroupReader: Sendable {
+  /// Whether the host's hierarchy has the hugetlb controller (else no cgroup reports huge pages).
+  var hasHugeTLB: Bool { get }
+
   /// The cgroup's figures, or nil when it does not exist (a container that
   /// has not been created yet, or has been removed).
   func stats(path: String) -> CgroupStats?

@@ -31,16 +31,32 @@ public struct CgroupV1Reader: CgroupReader {
     }
     guard found else { return nil }
     stats.io = io(path)
+    stats.hugetlb = hugetlb(path)
     // Any mounted controller lists the members; memory and cpu are always there for crio's containers.
     for controller in ["memory", "cpu", "pids"] {
       let dir = directory(controller, path)
       if let procs = CgroupFiles.idsRecursively(dir, file: "cgroup.procs") {
         stats.processes = procs
-        stats.threads = CgroupFiles.idsRecursively(dir, file: "tasks").map { UInt64($0.count) }
+        if let tasks = CgroupFiles.idsRecursively(dir, file: "tasks") {
+          stats.threadIDs = tasks
+          stats.threads = UInt64(tasks.count)
+        }
         break
       }
     }
     return stats
+  }
+
+  /// The hugetlb controller is mounted (its root cgroup has the files).
+  public var hasHugeTLB: Bool { !CgroupFiles.hugePageSizes("\(root)/hugetlb", suffix: "usage_in_bytes").isEmpty }
+
+  /// `hugetlb.<size>.usage_in_bytes` and `max_usage_in_bytes` of each page size.
+  func hugetlb(_ path: String) -> [CgroupStats.HugeTLB] {
+    let dir = directory("hugetlb", path)
+    return CgroupFiles.hugePageSizes(dir, suffix: "usage_in_bytes").compactMap { size in
+      guard let usage = CgroupFiles.number("\(dir)/hugetlb.\(size).usage_in_bytes") else { return nil }
+      return .init(pageSize: size, usage: usage, maxUsage: CgroupFiles.number("\(dir)/hugetlb.\(size).max_usage_in_bytes"))
+    }
   }
 
   func cpu(_ path: String) -> CgroupStats.CPU? {

@@ -21,8 +21,24 @@ public struct CgroupV2Reader: CgroupReader {
     stats.memoryPressure = CgroupFiles.pressure("\(dir)/memory.pressure")
     stats.ioPressure = CgroupFiles.pressure("\(dir)/io.pressure")
     stats.processes = CgroupFiles.idsRecursively(dir, file: "cgroup.procs") ?? []
-    stats.threads = CgroupFiles.idsRecursively(dir, file: "cgroup.threads").map { UInt64($0.count) }
+    if let threads = CgroupFiles.idsRecursively(dir, file: "cgroup.threads") {
+      stats.threadIDs = threads
+      stats.threads = UInt64(threads.count)
+    }
+    stats.hugetlb = hugetlb(dir)
     return stats
+  }
+
+  /// The root lists every controller the kernel offers.
+  public var hasHugeTLB: Bool {
+    (CgroupFiles.read("\(root)/cgroup.controllers") ?? "").split(whereSeparator: \.isWhitespace).contains("hugetlb")
+  }
+
+  /// `hugetlb.<size>.current` of each page size (v2 keeps no peak).
+  func hugetlb(_ dir: String) -> [CgroupStats.HugeTLB] {
+    CgroupFiles.hugePageSizes(dir, suffix: "current").compactMap { size in
+      CgroupFiles.number("\(dir)/hugetlb.\(size).current").map { .init(pageSize: size, usage: $0) }
+    }
   }
 
   /// cpu.stat is there even without the cpu controller enabled (usage only).

@@ -24,10 +24,17 @@ public actor ContainerManager {
   var names: [String: String] = [:]
   /// Infra containers by sandbox ID (see InfraContainer.swift); not containers the CRI lists.
   var infraContainers: [String: ContainerRecord] = [:]
+  /// Told once about each container the OOM killer stopped: when its record
+  /// first turns exited with an OOM kill (see `refreshed`), never again, also
+  /// not after a restart finds the record already exited.
+  let onOOMKill: @Sendable (ContainerRecord) -> Void
 
-  public init(config: CRIOConfiguration, logger: Logger) throws {
+  public init(
+    config: CRIOConfiguration, logger: Logger, onOOMKill: @escaping @Sendable (ContainerRecord) -> Void = { _ in }
+  ) throws {
     self.config = config
     self.logger = logger
+    self.onOOMKill = onOOMKill
     recordsDirectory = "\(config.root)/crio/containers"
     bundlesDirectory = "\(config.runroot)/crio/containers"
     exitDirectory = "\(config.runroot)/crio/exits"
@@ -104,6 +111,8 @@ public actor ContainerManager {
     }
     containers[record.id] = updated
     try? save(updated)
+    // The one transition to exited: a record read back exited is returned above.
+    if updated.oomKilled { onOOMKill(updated) }
     return updated
   }
 
@@ -175,7 +184,8 @@ public actor ContainerManager {
         id: id, sandboxID: sandbox.id, runtimeHandler: sandbox.spec.runtimeHandler, spec: spec, image: image, state: .created,
         createdAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000), startedAt: 0, finishedAt: 0, exitCode: 0,
         reason: "", message: "", pid: pid, logPath: logPath, bundle: bundle, layerDirectory: layerDirectory,
-        uid: user.uid, gid: user.gid, additionalGids: user.additionalGids)
+        uid: user.uid, gid: user.gid, additionalGids: user.additionalGids,
+        fullName: ContainerRecord.fullName(spec, pod: sandbox.spec))
       containers[id] = record
       try save(record)
       Failpoint.containerCreateAfterRecord.hit()

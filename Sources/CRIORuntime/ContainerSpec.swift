@@ -231,6 +231,10 @@ public struct ContainerRecord: Sendable, Equatable, Codable {
   /// The kernel's OOM killer killed a process of the container (conmon's
   /// `oom` file, or the cgroup's `oom_kill` counter): reason `OOMKilled`.
   public var oomKilled = false
+  /// The name CRI-O gives the container, `k8s_<container>_<pod>_<namespace>_<pod uid>_<attempt>`
+  /// (`crio status containers`, the OOM metrics' `name` label). Records of
+  /// earlier versions have none: see `displayName`.
+  public var fullName = ""
 
   public var rootfs: String { "\(layerDirectory)/merged" }
 }
@@ -238,7 +242,17 @@ public struct ContainerRecord: Sendable, Equatable, Codable {
 extension ContainerRecord {
   enum CodingKeys: String, CodingKey {
     case id, sandboxID, runtimeHandler, spec, image, state, createdAt, startedAt, finishedAt, exitCode, reason
-    case message, pid, logPath, bundle, layerDirectory, uid, gid, additionalGids, oomKilled
+    case message, pid, logPath, bundle, layerDirectory, uid, gid, additionalGids, oomKilled, fullName
+  }
+
+  /// CRI-O's name of the container when the record has it, else the name crio reserves for it.
+  public var displayName: String {
+    fullName.isEmpty ? "k8s_\(spec.name)_\(sandboxID)_\(spec.attempt)" : fullName
+  }
+
+  /// CRI-O's container name: `k8s_<container>_<pod>_<namespace>_<pod uid>_<attempt>`.
+  static func fullName(_ spec: ContainerSpec, pod: SandboxSpec) -> String {
+    ["k8s", spec.name, pod.name, pod.namespace, pod.uid, String(spec.attempt)].joined(separator: "_")
   }
 
   /// Decodes records written by any earlier version (later fields default).
@@ -264,6 +278,7 @@ extension ContainerRecord {
     gid = try c.decodeIfPresent(UInt32.self, forKey: .gid) ?? 0
     additionalGids = try c.decodeIfPresent([UInt32].self, forKey: .additionalGids) ?? []
     oomKilled = try c.decodeIfPresent(Bool.self, forKey: .oomKilled) ?? false
+    fullName = try c.decodeIfPresent(String.self, forKey: .fullName) ?? ""
   }
 }
 

@@ -22,6 +22,8 @@ public struct ContainerUsage: Sendable {
   public var sockets: UInt64?
   /// Soft limits of the container's first process (detailed samples only).
   public var softLimits: [String: Int64] = [:]
+  /// Scheduler states of the container's threads (detailed samples only).
+  public var taskStates: TaskStates?
 }
 
 /// A pod's resource usage: its cgroup (or the sum of its containers'),
@@ -78,9 +80,13 @@ public actor ContainerStatsCollector {
   /// reports pressure stall information per cgroup.
   public nonisolated var unifiedHierarchy: Bool { reader is CgroupV2Reader }
 
+  /// Whether the host's hierarchy has the hugetlb controller, decided at start.
+  public nonisolated let hasHugeTLB: Bool
+
   public init(reader: any CgroupReader = CgroupHierarchy.reader(), layersDirectory: String) {
     self.reader = reader
     self.layersDirectory = layersDirectory
+    hasHugeTLB = reader.hasHugeTLB
   }
 
   /// Usage of each container (of its sandbox, for the cgroup path).
@@ -169,6 +175,7 @@ public actor ContainerStatsCollector {
       usage.fileDescriptors = descriptors.files
       usage.sockets = descriptors.sockets
       if record.state == .running && record.pid > 0 { usage.softLimits = ProcessFacts.softLimits(of: record.pid) }
+      if let threads = cgroup?.threadIDs { usage.taskStates = TaskStates.of(tasks: threads) }
     }
     return usage
   }

@@ -35,6 +35,12 @@ extension ContainerManager {
     return record
   }
 
+  /// The infra container with this ID (not a sandbox ID), refreshed as above.
+  public func infraContainer(id: String) -> ContainerRecord? {
+    guard let sandboxID = infraContainers.first(where: { $0.value.id == id })?.key else { return nil }
+    return infraContainer(sandboxID)
+  }
+
   /// Creates and starts the pod's infra container from `image` (the pause
   /// image). On failure nothing of it is left behind.
   public func startInfra(sandbox: SandboxRecord, image: ContainerImage) async throws -> ContainerRecord {

@@ -43,12 +43,15 @@ public struct CRIODaemon: Sendable {
     let layout = ImageStoreLayout(root: config.root)
     try createDirectories(store: layout, socketPath: socketPath)
     let puller = try await makeImagePuller(layout: layout)
+    let metrics = config.metrics.enableMetrics ? RuntimeMetrics() : nil
     do {
       let sandboxes: SandboxManager
       let containers: ContainerManager
       do {
         sandboxes = try await SandboxManager(config: config, logger: logger)
-        containers = try ContainerManager(config: config, logger: logger)
+        containers = try ContainerManager(
+          config: config, logger: logger,
+          onOOMKill: { record in metrics?.recordOOMKill(containerName: record.displayName) })
       } catch {
         throw DaemonError.cannotCreateDirectory(path: config.runroot, reason: "\(error)")
       }
@@ -66,7 +69,7 @@ public struct CRIODaemon: Sendable {
       }
       try await serve(
         socketPath: socketPath, runtimeHealth: runtimeHealth, sandboxes: sandboxes, containers: containers,
-        puller: puller, signals: signals)
+        puller: puller, metrics: metrics, signals: signals)
     } catch {
       try? await puller.client.shutdown()
       throw error
@@ -78,21 +81,21 @@ public struct CRIODaemon: Sendable {
   /// Listens on the socket and serves the CRI until a shutdown signal.
   private func serve(
     socketPath: String, runtimeHealth: RuntimeHealth, sandboxes: SandboxManager, containers: ContainerManager,
-    puller: ImagePuller, signals: ShutdownSignals
+    puller: ImagePuller, metrics: RuntimeMetrics?, signals: ShutdownSignals
   ) async throws {
     let listener = try listen(on: socketPath)
     defer { unlink(socketPath) }
     let streaming = try await startStreamingServer(sandboxes: sandboxes, containers: containers)
 
-    let transport = HTTP2ServerTransport.Posix(
-      listeningSocketDescriptor: Int(listener),
-      transportSecurity: .plaintext,
-      config: .defaults { $0.rpc.maxRequestPayloadSize = config.api.grpcMaxRecvMsgSize })
+    // gRPC and, sniffed from the same socket, the HTTP/1 inspect endpoints of `crio status`.
+    let transport = CRISocketListener.transport(
+      listeningSocket: listener,
+      inspector: DaemonInspector(config: config, containers: containers, sandboxes: sandboxes),
+      maxRequestPayloadSize: config.api.grpcMaxRecvMsgSize)
     let runtimeService = RuntimeService(
       config: config, runtimeHealth: runtimeHealth, networkHealth: NetworkHealth(config: config),
       sandboxes: sandboxes, containers: containers, images: puller.store, streaming: streaming, puller: puller)
     let events = runtimeService.events
-    let metrics = config.metrics.enableMetrics ? RuntimeMetrics() : nil
     let exitWatcher: ExitWatcher?
     let metricsEndpoint: MetricsEndpoint?
     do {
@@ -124,7 +127,7 @@ public struct CRIODaemon: Sendable {
       group.addTask {
         // Shutting down a transport that is still registering its listener
         // trips NIO: let it finish starting first.
-        _ = try? await transport.listeningAddress
+        _ = await transport.listeningAddress
         for await signal in signals.received {
           logger.info("Received \(signal), shutting down")
           // Event streams never end on their own: end them, or the graceful shutdown waits forever.

@@ -16,15 +16,21 @@ struct PodMetric: Sendable {
   let family: String
   /// Only cgroup v2 reports it (pressure stall information).
   let unifiedOnly: Bool
+  /// Only cgroup v1 reports it (the hugetlb peak).
+  let legacyOnly: Bool
+  /// Only a hierarchy with the hugetlb controller reports it.
+  let hugetlbOnly: Bool
 
   init(_ name: String, _ help: String, labels: [String] = [], _ type: Runtime_V1_MetricType, family: String,
-       unifiedOnly: Bool = false) {
+       unifiedOnly: Bool = false, legacyOnly: Bool = false, hugetlbOnly: Bool = false) {
     self.name = name
     self.help = help
     self.labels = labels
     self.type = type
     self.family = family
     self.unifiedOnly = unifiedOnly
+    self.legacyOnly = legacyOnly
+    self.hugetlbOnly = hugetlbOnly
   }
 
   var descriptor: Runtime_V1_MetricDescriptor {
@@ -105,6 +111,12 @@ enum PodMetrics {
   static let threadsMax = PodMetric("container_threads_max", "Maximum number of threads (pids limit) in the container; 0 means unlimited.", .gauge, family: "process")
   static let ulimitsSoft = PodMetric("container_ulimits_soft", "Soft limits of the container's first process; -1 (as the largest value) means unlimited.", labels: ["ulimit"], .gauge, family: "process")
 
+  static let tasksState = PodMetric("container_tasks_state", "Number of tasks in the given state.", labels: ["state"], .gauge, family: "process")
+
+  // hugetlb
+  static let hugetlbUsage = PodMetric("container_hugetlb_usage_bytes", "Current hugepage usage, in bytes.", labels: ["pagesize"], .gauge, family: "hugetlb", hugetlbOnly: true)
+  static let hugetlbMaxUsage = PodMetric("container_hugetlb_max_usage_bytes", "Maximum hugepage usage recorded, in bytes.", labels: ["pagesize"], .gauge, family: "hugetlb", legacyOnly: true, hugetlbOnly: true)
+
   // spec
   static let specCPUPeriod = PodMetric("container_spec_cpu_period", "CFS period of the container, in microseconds.", .gauge, family: "spec")
   static let specCPUShares = PodMetric("container_spec_cpu_shares", "CPU shares of the container.", .gauge, family: "spec")
@@ -122,7 +134,8 @@ enum PodMetrics {
     ioWaiting, ioStalled,
     rxBytes, rxPackets, rxDropped, rxErrors, txBytes, txPackets, txDropped, txErrors,
     oomEvents,
-    fileDescriptors, processes, sockets, threads, threadsMax, ulimitsSoft,
+    fileDescriptors, processes, sockets, threads, threadsMax, ulimitsSoft, tasksState,
+    hugetlbUsage, hugetlbMaxUsage,
     specCPUPeriod, specCPUShares, specCPUQuota, specMemoryLimit, specMemoryReservation, specSwapLimit,
   ]
 
@@ -132,9 +145,12 @@ enum PodMetrics {
   }
 
   /// The metrics reported with these families on a host with (or without)
-  /// the unified hierarchy.
-  static func enabled(families: Set<String>, unified: Bool) -> [PodMetric] {
-    all.filter { ($0.family.isEmpty || families.contains($0.family)) && (unified || !$0.unifiedOnly) }
+  /// the unified hierarchy and the hugetlb controller.
+  static func enabled(families: Set<String>, unified: Bool, hugetlb: Bool) -> [PodMetric] {
+    all.filter {
+      ($0.family.isEmpty || families.contains($0.family)) && (unified ? !$0.legacyOnly : !$0.unifiedOnly)
+        && (hugetlb || !$0.hugetlbOnly)
+    }
   }
 
   /// Collects metric values with one set of base labels.
@@ -239,6 +255,18 @@ enum PodMetrics {
       sink.add(processes, UInt64(cgroup.processes.count))
       sink.add(threads, cgroup.threads)
       sink.add(threadsMax, cgroup.pids.map { $0.limit ?? 0 })
+    }
+    if let states = usage.taskStates {
+      for (state, count) in [
+        ("sleeping", states.sleeping), ("running", states.running), ("stopped", states.stopped),
+        ("uninterruptible", states.uninterruptible),
+      ] {
+        sink.add(tasksState, count, labels: [state])
+      }
+    }
+    for pages in cgroup?.hugetlb ?? [] {
+      sink.add(hugetlbUsage, pages.usage, labels: [pages.pageSize])
+      sink.add(hugetlbMaxUsage, pages.maxUsage, labels: [pages.pageSize])
     }
     sink.add(fileDescriptors, usage.fileDescriptors)
     sink.add(sockets, usage.sockets)

@@ -4,7 +4,7 @@ import Prometheus
 
 /// The daemon's own Prometheus metrics (`[crio.metrics] enable_metrics`),
 /// named as CRI-O's with the `container_runtime_crio_` prefix: per-RPC
-/// operation counts, errors and latency histograms here; image pull bytes,
+/// operation counts, errors and latency histograms and OOM kills here; image pull bytes,
 /// layer reuse and pull results from `CRIOImage` through swift-metrics,
 /// which `bootstrap()` points at the same registry.
 public final class RuntimeMetrics: Sendable {
@@ -22,6 +22,7 @@ public final class RuntimeMetrics: Sendable {
 
   public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
     self.registry = registry
+    registerInitialValues()
   }
 
   /// Routes swift-metrics (used by the image puller) into this registry.
@@ -45,6 +46,26 @@ public final class RuntimeMetrics: Sendable {
   }
   static var latency: MetricNameDescriptor {
     descriptor("operations_latency", unit: "seconds", help: "Latency of CRI operations, by RPC.")
+  }
+
+  static var oomKills: MetricNameDescriptor {
+    descriptor("containers_oom", unit: "total", help: "Amount of containers killed because they ran out of memory (OOM).")
+  }
+  static var oomKillsByName: MetricNameDescriptor {
+    descriptor(
+      "containers_oom_count", unit: "total",
+      help: "Amount of containers killed because they ran out of memory (OOM), by container name.")
+  }
+
+  /// Shows `containers_oom_total` as 0 before the first OOM kill, as CRI-O does.
+  func registerInitialValues() {
+    _ = registry.makeCounter(descriptor: Self.oomKills)
+  }
+
+  /// Counts a container the OOM killer stopped (`ContainerManager` reports each once).
+  public func recordOOMKill(containerName: String) {
+    registry.makeCounter(descriptor: Self.oomKills).increment()
+    registry.makeCounter(descriptor: Self.oomKillsByName, labels: [("name", containerName)]).increment()
   }
 
   /// Records one finished RPC.

@@ -7,7 +7,9 @@ import GRPCCore
 /// included_pod_metrics` names.
 extension RuntimeService {
   var enabledPodMetrics: [PodMetric] {
-    PodMetrics.enabled(families: PodMetrics.families(config.stats.includedPodMetrics), unified: stats.unifiedHierarchy)
+    PodMetrics.enabled(
+      families: PodMetrics.families(config.stats.includedPodMetrics), unified: stats.unifiedHierarchy,
+      hugetlb: stats.hasHugeTLB)
   }
 
   public func listMetricDescriptors(

@@ -11,7 +11,7 @@ struct CrioCommand: AsyncParsableCommand {
     abstract: "A lightweight Kubernetes container runtime: the CRI over a unix socket.",
     discussion: "Without a subcommand, runs the daemon in the foreground.",
     version: CRIOVersion.version,
-    subcommands: [ConfigCommand.self, VersionCommand.self])
+    subcommands: [ConfigCommand.self, StatusCommand.self, VersionCommand.self])
 
   @OptionGroup var options: DaemonOptions
 

@@ -416,3 +416,74 @@ private func writeV1(_ tree: FixtureTree, path: String, cpuacctStat: Bool = fals
     #expect(CgroupFiles.parsePressure("garbage\n") == nil)
   }
 }
+
+// MARK: hugetlb and thread IDs (container_hugetlb_*, container_tasks_state)
+
+@Suite struct HugeTLBReaderTests {
+  @Test func v1ReadsUsageAndPeakOfEachPageSize() throws {
+    let tree = try FixtureTree()
+    try writeV1(tree, path: "/crio/crio-abc")
+    // The controller's root and the container's cgroup, as a 6.x kernel writes them.
+    try tree.write("hugetlb", [
+      "hugetlb.2MB.usage_in_bytes": "0\n", "hugetlb.1GB.usage_in_bytes": "0\n", "hugetlb.2MB.limit_in_bytes": "9223372036854771712\n",
+    ])
+    try tree.write("hugetlb/crio/crio-abc", [
+      "hugetlb.2MB.usage_in_bytes": "4194304\n", "hugetlb.2MB.max_usage_in_bytes": "6291456\n",
+      "hugetlb.2MB.limit_in_bytes": "9223372036854771712\n", "hugetlb.2MB.failcnt": "0\n",
+      "hugetlb.2MB.rsvd.usage_in_bytes": "4194304\n", "hugetlb.2MB.rsvd.max_usage_in_bytes": "4194304\n",
+      "hugetlb.1GB.usage_in_bytes": "0\n", "hugetlb.1GB.max_usage_in_bytes": "0\n",
+    ])
+    let reader = CgroupV1Reader(root: tree.root)
+    #expect(reader.hasHugeTLB)
+    let stats = try #require(reader.stats(path: "/crio/crio-abc"))
+    #expect(stats.hugetlb == [
+      .init(pageSize: "2MB", usage: 4_194_304, maxUsage: 6_291_456), .init(pageSize: "1GB", usage: 0, maxUsage: 0),
+    ])
+  }
+
+  @Test func v1WithoutTheControllerReportsNone() throws {
+    let tree = try FixtureTree()
+    try writeV1(tree, path: "/crio/crio-abc")
+    let reader = CgroupV1Reader(root: tree.root)
+    #expect(!reader.hasHugeTLB)
+    #expect(try #require(reader.stats(path: "/crio/crio-abc")).hugetlb.isEmpty)
+  }
+
+  @Test func v2ReadsCurrentOfEachPageSizeAndKeepsNoPeak() throws {
+    let tree = try FixtureTree()
+    try tree.write("", ["cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma misc\n"])
+    try tree.write("crio/crio-abc", [
+      "cgroup.procs": "7\n", "cgroup.threads": "7\n8\n", "cpu.stat": v2CPUStat,
+      "hugetlb.2MB.current": "2097152\n", "hugetlb.2MB.max": "max\n", "hugetlb.2MB.events": "max 0\n",
+      "hugetlb.2MB.rsvd.current": "2097152\n", "hugetlb.2MB.rsvd.max": "max\n",
+      "hugetlb.1GB.current": "0\n", "hugetlb.1GB.max": "max\n",
+    ])
+    let reader = CgroupV2Reader(root: tree.root)
+    #expect(reader.hasHugeTLB)
+    let stats = try #require(reader.stats(path: "/crio/crio-abc"))
+    #expect(stats.hugetlb == [.init(pageSize: "2MB", usage: 2_097_152), .init(pageSize: "1GB", usage: 0)])
+    #expect(stats.threadIDs.sorted() == [7, 8])
+    #expect(stats.threads == 2)
+  }
+
+  @Test func v2WithoutTheControllerReportsNone() throws {
+    let tree = try FixtureTree()
+    try tree.write("", ["cgroup.controllers": "cpu memory pids\n"])
+    #expect(!CgroupV2Reader(root: tree.root).hasHugeTLB)
+  }
+
+  @Test func pageSizesSortBySize() {
+    #expect(CgroupFiles.pageSizeBytes("2MB") == 2 << 20)
+    #expect(CgroupFiles.pageSizeBytes("64KB") == 64 << 10)
+    #expect(CgroupFiles.pageSizeBytes("1GB") == 1 << 30)
+    #expect(CgroupFiles.pageSizeBytes("huge") == nil)
+  }
+
+  @Test func v1ThreadIDsComeFromTasks() throws {
+    let tree = try FixtureTree()
+    try writeV1(tree, path: "/crio/crio-abc")
+    let stats = try #require(CgroupV1Reader(root: tree.root).stats(path: "/crio/crio-abc"))
+    #expect(stats.threadIDs == [300, 301, 302, 303])
+    #expect(stats.threads == 4)
+  }
+}

@@ -194,6 +194,47 @@ struct PrometheusText {
     #expect(throws: HarnessError.self) { try httpGet("/metrics", port: port) }
   }
 
+  /// A container the OOM killer stops is counted once: not again on later
+  /// status calls, and not by a restarted daemon that reads its record back.
+  @Test func oomKillsAreCountedOncePerContainer() async throws {
+    let port = try freePort()
+    let f = try await ContainerTests.Fixture(extraConfig: "[crio.metrics]\nenable_metrics = true\nmetrics_port = \(port)\n")
+    let total = "container_runtime_crio_containers_oom_total"
+    let byName = "container_runtime_crio_containers_oom_count_total"
+    let before = try PrometheusText(try httpGet("/metrics", port: port).body)
+    #expect(before.types[total] == "counter")
+    #expect(before.value(total) == 0)
+
+    let pod = try await f.runPod("oom")
+    let hog = try await f.create(pod, name: "hog", command: ["sh", "-c", "x=a; while true; do x=$x$x; done"]) {
+      $0.linux.resources.memoryLimitInBytes = 32 * 1024 * 1024
+    }
+    let sleeper = try await f.run(pod, name: "sleeper", command: ["sleep", "3600"])
+    try await f.start(hog)
+    #expect(try await f.waitFor(hog, state: .containerExited).reason == "OOMKilled")
+    try await f.stop(sleeper, timeout: 0)
+    for _ in 0..<3 {
+      _ = try await f.status(hog)
+      _ = try await f.call { try await $0.runtime.listContainers(Runtime_V1_ListContainersRequest(), options: $0.options) }
+    }
+    let name = "k8s_hog_oom_default_uid-oom_0"
+    let after = try PrometheusText(try httpGet("/metrics", port: port).body)
+    #expect(after.value(total) == 1)
+    #expect(after.value(byName, ["name": name]) == 1)
+    #expect(after.samples.filter { $0.name == byName }.count == 1, "the SIGKILLed sleeper is no OOM kill")
+
+    #expect(try await f.images.daemon.stop() == 0)
+    f.images.daemon = try await DaemonProcess.started(in: f.dir)
+    #expect(try await f.status(hog).reason == "OOMKilled")
+    let restarted = try PrometheusText(try httpGet("/metrics", port: port).body)
+    #expect(restarted.value(total) == 0, "a recovered record was counted by the daemon that saw the kill")
+    #expect(restarted.value(byName, ["name": name]) == nil)
+
+    for id in [hog, sleeper] { try await f.remove(id) }
+    try await f.removePod(pod.0)
+    try await f.images.stop()
+  }
+
   @Test func metricsAreOffByDefault() async throws {
     let f = try await SandboxFixture()
     #expect(!f.daemon.log.contains("Serving metrics"))
