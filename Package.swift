@@ -48,10 +48,12 @@ let package = Package(
     ),
     // Host facts: files, processes, sockets, disk usage. No CRI knowledge.
     .target(name: "CRIOSystem", dependencies: ["CCRIOSys"], swiftSettings: strict),
+    // Guards TOMLKit (toml++) against input that crashes it.
+    .target(name: "CRIOTOML", swiftSettings: strict),
     // crio.conf, drop-ins, command-line overrides, rendering.
     .target(
       name: "CRIOConfig",
-      dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+      dependencies: ["CRIOTOML", .product(name: "TOMLKit", package: "TOMLKit")],
       swiftSettings: strict
     ),
     // The image store on disk.
@@ -68,7 +70,7 @@ let package = Package(
     .target(
       name: "CRIORegistry",
       dependencies: [
-        "OCI", "CRIOSystem",
+        "OCI", "CRIOSystem", "CRIOTOML",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -183,6 +185,9 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    .testTarget(
+      name: "CRIOTOMLTests", dependencies: ["CRIOTOML", .product(name: "TOMLKit", package: "TOMLKit")],
+      swiftSettings: strict),
     .testTarget(name: "CRIOBenchTests", dependencies: ["CRIOBench"], swiftSettings: strict),
     .testTarget(name: "CRIOConfigTests", dependencies: ["CRIOConfig"], swiftSettings: strict),
     .testTarget(name: "CRIOSystemTests", dependencies: ["CRIOSystem"], swiftSettings: strict),
