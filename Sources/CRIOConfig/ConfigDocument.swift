@@ -29,7 +29,7 @@ enum ConfigNode: Equatable {
 
   /// Parses TOML text; `path` only names the file in errors.
   static func parse(_ text: String, path: String) throws -> ConfigNode {
-    if let problem = TOMLTableHeaderGuard.check(text) {
+    if let problem = TOMLCrashGuard.check(text) {
       throw ConfigError.syntax(path: path, message: "\(problem)")
     }
     let table: TOMLTable

@@ -108,7 +108,7 @@ public struct RegistriesConfiguration: Sendable, Equatable {
 
   /// Parses one file's text.
   public static func parse(_ text: String, path: String, warnings: inout [String]) throws -> RegistriesConfiguration {
-    if let problem = TOMLTableHeaderGuard.check(text) {
+    if let problem = TOMLCrashGuard.check(text) {
       throw LoadError.syntax(path: path, message: "\(problem)")
     }
     let table: TOMLTable

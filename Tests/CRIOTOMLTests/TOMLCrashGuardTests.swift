@@ -2,7 +2,7 @@ import CRIOTOML
 import TOMLKit
 import Testing
 
-@Suite struct TOMLTableHeaderGuardTests {
+@Suite struct TOMLCrashGuardTests {
   /// Headers that abort toml++ 3.4.0 (assertion in parse_key); the first was found by the
   /// registries-conf fuzz target. Each must be caught before TOMLKit sees it.
   @Test(arguments: [
@@ -11,17 +11,28 @@ import Testing
     ("x = \"\"\"\n\"\"\"\n[=]", 3, 2), ("x = [\n 1,\n]\n[=]", 4, 2), ("[\"a]\"]\n[=]", 2, 2),
   ])
   func findsHeadersTOMLPlusPlusCannotTake(text: String, line: Int, column: Int) {
-    #expect(TOMLTableHeaderGuard.check(text) == .init(line: line, column: column))
+    #expect(TOMLCrashGuard.check(text) == .init(line: line, column: column))
   }
 
-  /// Valid TOML with `[` where a header could not start: never refused.
+  /// Date-times that abort toml++ 3.4.0 (assertion in parse_time); the first was found by the
+  /// crio-conf fuzz target.
+  @Test(arguments: [
+    ("[c.io]\nroot =1979-05-27T\u{80}7:32:00Z", 2, 17), ("a=1979-05-27T:", 1, 13), ("a=1979-05-27t:", 1, 13),
+    ("a=[1979-05-27T:]", 1, 14), ("a={b=1979-05-27T:}", 1, 16), ("a = 1979-05-27T", 1, 15),
+  ])
+  func findsDateTimesTOMLPlusPlusCannotTake(text: String, line: Int, column: Int) {
+    #expect(TOMLCrashGuard.check(text) == .init(line: line, column: column, reason: .timeWithoutDigits))
+  }
+
+  /// Valid TOML where a header or a date-time could not start: never refused.
   @Test(arguments: [
     "[a]\n[\"quoted\"]\n['lit']\n[[arr]]\n[ spaced . key ]\n[-a]\n[_b]\n[1]",
     "x = [\n[1, 2],\n[+1],\n]\n", "x = \"\"\"\n[=]\n\"\"\"\n", "x = '''\n[#]\n'''\n", "# [=]\nx = 1 # [=]\n",
     "x = \"[=]\"\ny = '[.'\n", "x = { a = [ 1 ] }\n[t]\n", "x = \"\"\"a\\\"\"\"\"\n[t]", "",
+    "1t = 1979-05-27T07:32:00Z\nx = { 2t = 1979-05-27t07:32:00, 3t = [1979-05-27] }\n[a.4t]\ny = \"5t:\"\n",
   ])
   func acceptsValidTOML(text: String) throws {
-    #expect(TOMLTableHeaderGuard.check(text) == nil)
+    #expect(TOMLCrashGuard.check(text) == nil)
     _ = try TOMLTable(string: text)
   }
 }

@@ -1,24 +1,41 @@
-/// Finds the table headers that crash toml++ (3.4.0, inside TOMLKit) before
-/// it sees them: a `[` or `[[` followed by anything but a key, such as `[=]`,
-/// `[.a]`, `[#]` or `[` at the end of a line, trips an assertion in its
-/// `parse_key` (an abort in a debug build, undefined behaviour in a release
-/// build). Found by the registries-conf fuzz target.
+/// Finds what crashes toml++ (3.4.0, inside TOMLKit) before it sees it. Each
+/// trips an assertion (an abort in a debug build, undefined behaviour in a
+/// release build); both were found by fuzzing registries.conf and crio.conf:
+///
+/// - a table header `[` or `[[` followed by anything but a key, such as `[=]`,
+///   `[.a]`, `[#]` or `[` at the end of a line (`parse_key`);
+/// - a date-time whose `T` is not followed by a digit, such as
+///   `1979-05-27T:` (`parse_time`). No valid value has a digit, then `T`
+///   or `t`, then a non-digit.
 ///
 /// A small lexer follows comments, strings and brackets, so that only what
 /// toml++ would parse as a table header is looked at: a `[` at the start of a
 /// statement, outside any string or array. On valid TOML it tracks the parser
 /// exactly; on invalid TOML it may refuse a little early, which is harmless.
-public enum TOMLTableHeaderGuard {
+public enum TOMLCrashGuard {
   /// Where a header toml++ cannot take starts, and why; nil when there is none.
   public struct Problem: Sendable, Equatable, CustomStringConvertible {
     public var line: Int
     public var column: Int
-    public init(line: Int, column: Int) {
+    public init(line: Int, column: Int, reason: Reason = .headerWithoutKey) {
       self.line = line
       self.column = column
+      self.reason = reason
     }
 
-    public var description: String { "a table header must start with a key (line \(line), column \(column))" }
+    public var reason: Reason
+
+    public enum Reason: Sendable, Equatable {
+      case headerWithoutKey
+      case timeWithoutDigits
+    }
+
+    public var description: String {
+      switch reason {
+      case .headerWithoutKey: "a table header must start with a key (line \(line), column \(column))"
+      case .timeWithoutDigits: "a date-time needs digits after its T (line \(line), column \(column))"
+      }
+    }
   }
 
   public static func check(_ text: String) -> Problem? {
@@ -26,8 +43,9 @@ public enum TOMLTableHeaderGuard {
     var i = 0
     var line = 1
     var lineStart = 0
-    var depth = 0  // open arrays and inline tables inside a value
+    var open: [UInt8] = []  // the arrays and inline tables open inside a value
     var atStatementStart = true
+    var expectKey = true  // a key comes next (statement start, inline table), not a value
 
     func skipLine() {
       while i < bytes.count && bytes[i] != 0x0a { i += 1 }
@@ -68,7 +86,10 @@ public enum TOMLTableHeaderGuard {
       case 0x0a:
         line += 1
         lineStart = i + 1
-        if depth == 0 { atStatementStart = true }
+        if open.isEmpty {
+          atStatementStart = true
+          expectKey = true
+        }
         i += 1
       case 0x20, 0x09, 0x0d:
         i += 1
@@ -77,17 +98,28 @@ public enum TOMLTableHeaderGuard {
       case 0x22, 0x27:
         atStatementStart = false
         skipString(quote: c)
-      case UInt8(ascii: "[") where atStatementStart && depth == 0:
+      case UInt8(ascii: "[") where atStatementStart && open.isEmpty:
         if let column = headerProblem(bytes, at: i) { return Problem(line: line, column: column - lineStart + 1) }
         atStatementStart = false
         skipHeader(bytes, &i)
       case UInt8(ascii: "["), UInt8(ascii: "{"):
         atStatementStart = false
-        depth += 1
+        open.append(c)
+        expectKey = c == UInt8(ascii: "{")
         i += 1
       case UInt8(ascii: "]"), UInt8(ascii: "}"):
-        depth = max(0, depth - 1)
+        _ = open.popLast()
         i += 1
+      case UInt8(ascii: ","):
+        expectKey = open.last == UInt8(ascii: "{")
+        i += 1
+      case UInt8(ascii: "="):
+        atStatementStart = false
+        expectKey = false
+        i += 1
+      case _ where c | 0x20 == UInt8(ascii: "t") && !expectKey && i > 0 && isDigit(bytes[i - 1])
+        && (i + 1 == bytes.count || !isDigit(bytes[i + 1])):
+        return Problem(line: line, column: i - lineStart + 1, reason: .timeWithoutDigits)
       default:
         atStatementStart = false
         i += 1
@@ -95,6 +127,8 @@ public enum TOMLTableHeaderGuard {
     }
     return nil
   }
+
+  static func isDigit(_ c: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) }
 
   /// The offset of the byte after `[` / `[[` and blanks that cannot start a key, or nil.
   static func headerProblem(_ bytes: [UInt8], at start: Int) -> Int? {
