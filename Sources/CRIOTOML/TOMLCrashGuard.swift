@@ -6,7 +6,10 @@
 ///   `[.a]`, `[#]` or `[` at the end of a line (`parse_key`);
 /// - a date-time whose `T` is not followed by a digit, such as
 ///   `1979-05-27T:` (`parse_time`). No valid value has a digit, then `T`
-///   or `t`, then a non-digit.
+///   or `t`, then a non-digit;
+/// - a `}` where an array expects a value, as in `a = [1,}` (`parse_value`);
+/// - a Unicode line separator there, as in `a = [1,<U+2028>]`. Outside strings
+///   and comments TOML is ASCII, so any other byte is refused.
 ///
 /// A small lexer follows comments, strings and brackets, so that only what
 /// toml++ would parse as a table header is looked at: a `[` at the start of a
@@ -28,12 +31,16 @@ public enum TOMLCrashGuard {
     public enum Reason: Sendable, Equatable {
       case headerWithoutKey
       case timeWithoutDigits
+      case braceInArray
+      case nonASCII
     }
 
     public var description: String {
       switch reason {
       case .headerWithoutKey: "a table header must start with a key (line \(line), column \(column))"
       case .timeWithoutDigits: "a date-time needs digits after its T (line \(line), column \(column))"
+      case .braceInArray: "a } inside an array (line \(line), column \(column))"
+      case .nonASCII: "a non-ASCII character outside a string or comment (line \(line), column \(column))"
       }
     }
   }
@@ -107,6 +114,10 @@ public enum TOMLCrashGuard {
         open.append(c)
         expectKey = c == UInt8(ascii: "{")
         i += 1
+      case UInt8(ascii: "}") where open.last == UInt8(ascii: "["):
+        return Problem(line: line, column: i - lineStart + 1, reason: .braceInArray)
+      case 0x80...:
+        return Problem(line: line, column: i - lineStart + 1, reason: .nonASCII)
       case UInt8(ascii: "]"), UInt8(ascii: "}"):
         _ = open.popLast()
         i += 1
