@@ -189,16 +189,16 @@ let package = Package(
       name: "CRIOTOMLTests", dependencies: ["CRIOTOML", .product(name: "TOMLKit", package: "TOMLKit")],
       swiftSettings: strict),
     .testTarget(name: "CRIOBenchTests", dependencies: ["CRIOBench"], swiftSettings: strict),
-    .testTarget(name: "CRIOConfigTests", dependencies: ["CRIOConfig"], swiftSettings: strict),
+    .testTarget(name: "CRIOConfigTests", dependencies: ["CRIOConfig", "CRIOFuzz"], swiftSettings: strict),
     .testTarget(name: "CRIOSystemTests", dependencies: ["CRIOSystem"], swiftSettings: strict),
-    .testTarget(name: "CRIONetworkTests", dependencies: ["CRIONetwork", "CRIOConfig"], swiftSettings: strict),
+    .testTarget(name: "CRIONetworkTests", dependencies: ["CRIONetwork", "CRIOConfig", "CRIOFuzz"], swiftSettings: strict),
     .testTarget(name: "CRIORuntimeTests", dependencies: ["CRIORuntime", "CRIOConfig"], swiftSettings: strict),
-    .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
+    .testTarget(name: "OCITests", dependencies: ["OCI", "CRIOFuzz"], swiftSettings: strict),
     .testTarget(name: "CRIClientTests", dependencies: ["CRIClient"], swiftSettings: strict),
     .testTarget(
       name: "SPDYTests",
       dependencies: [
-        "SPDY",
+        "SPDY", "CRIOFuzz",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -209,8 +209,12 @@ let package = Package(
       name: "CRIOStreamingTests",
       dependencies: ["CRIOStreaming", "CRIAPI", .product(name: "NIOWebSocket", package: "swift-nio")],
       swiftSettings: strict),
-    .testTarget(name: "CRIORegistryTests", dependencies: ["CRIORegistry", "OCI"], swiftSettings: strict),
-    .testTarget(name: "CRIOImageTests", dependencies: ["CRIOImage", "CRIOSystem", "CRIOTestSupport"], swiftSettings: strict),
+    .testTarget(name: "CRIORegistryTests", dependencies: ["CRIORegistry", "OCI", "CRIOFuzz"], swiftSettings: strict),
+    .testTarget(
+      name: "CRIOImageTests", dependencies: ["CRIOImage", "CRIOSystem", "CRIOTestSupport", "CRIOFuzz"], swiftSettings: strict),
+    // The deterministic fuzzing engine of the fuzz tests (`make fuzz`): seeds, mutators, budgets.
+    .target(name: "CRIOFuzz", path: "Tests/CRIOFuzz", swiftSettings: strict),
+    .testTarget(name: "CRIOFuzzTests", dependencies: ["CRIOFuzz"], swiftSettings: strict),
     // Test helpers: a tar writer, a real local registry, reproducible test images.
     .target(
       name: "CRIOTestSupport",
@@ -229,6 +233,7 @@ let package = Package(
       name: "IntegrationTests",
       dependencies: [
         "CRIClient", "CRIAPI", "CRIOTestSupport", "CCRIOSys", .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
       ],
