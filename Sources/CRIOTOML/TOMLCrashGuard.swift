@@ -9,7 +9,10 @@
 ///   or `t`, then a non-digit;
 /// - a `}` where an array expects a value, as in `a = [1,}` (`parse_value`);
 /// - a Unicode line separator there, as in `a = [1,<U+2028>]`. Outside strings
-///   and comments TOML is ASCII, so any other byte is refused.
+///   and comments TOML is ASCII, so any other byte is refused;
+/// - a NUL escape (`\u0000`, `\U00000000`) in a basic string: TOMLKit passes
+///   keys as C strings, so a key with one is not found again and TOMLKit's
+///   table iterator force-unwraps nil (found by fuzzing registries.conf).
 ///
 /// A small lexer follows comments, strings and brackets, so that only what
 /// toml++ would parse as a table header is looked at: a `[` at the start of a
@@ -33,6 +36,7 @@ public enum TOMLCrashGuard {
       case timeWithoutDigits
       case braceInArray
       case nonASCII
+      case nulEscape
     }
 
     public var description: String {
@@ -41,6 +45,7 @@ public enum TOMLCrashGuard {
       case .timeWithoutDigits: "a date-time needs digits after its T (line \(line), column \(column))"
       case .braceInArray: "a } inside an array (line \(line), column \(column))"
       case .nonASCII: "a non-ASCII character outside a string or comment (line \(line), column \(column))"
+      case .nulEscape: "a NUL character escaped in a string (line \(line), column \(column))"
       }
     }
   }
@@ -57,12 +62,16 @@ public enum TOMLCrashGuard {
     func skipLine() {
       while i < bytes.count && bytes[i] != 0x0a { i += 1 }
     }
+    var nulEscape: Problem?
     func skipString(quote: UInt8) {
       let multiline = i + 2 < bytes.count && bytes[i + 1] == quote && bytes[i + 2] == quote
       i += multiline ? 3 : 1
       while i < bytes.count {
         let c = bytes[i]
         if c == 0x5c && quote == 0x22 {  // a backslash escape in a basic string
+          if nulEscape == nil && isNulEscape(bytes, at: i) {
+            nulEscape = Problem(line: line, column: i - lineStart + 1, reason: .nulEscape)
+          }
           i += 2
           continue
         }
@@ -105,10 +114,15 @@ public enum TOMLCrashGuard {
       case 0x22, 0x27:
         atStatementStart = false
         skipString(quote: c)
+        if let nulEscape { return nulEscape }
       case UInt8(ascii: "[") where atStatementStart && open.isEmpty:
         if let column = headerProblem(bytes, at: i) { return Problem(line: line, column: column - lineStart + 1) }
         atStatementStart = false
+        let headerStart = i
         skipHeader(bytes, &i)
+        if let at = (headerStart..<i).first(where: { bytes[$0] == 0x5c && isNulEscape(bytes, at: $0) }) {
+          return Problem(line: line, column: at - lineStart + 1, reason: .nulEscape)
+        }
       case UInt8(ascii: "["), UInt8(ascii: "{"):
         atStatementStart = false
         open.append(c)
@@ -137,6 +151,14 @@ public enum TOMLCrashGuard {
       }
     }
     return nil
+  }
+
+  /// `\u0000` or `\U00000000` at `i` (a backslash).
+  static func isNulEscape(_ bytes: [UInt8], at i: Int) -> Bool {
+    guard i + 1 < bytes.count else { return false }
+    let width = bytes[i + 1] == UInt8(ascii: "u") ? 4 : bytes[i + 1] == UInt8(ascii: "U") ? 8 : 0
+    guard width > 0, i + 2 + width <= bytes.count else { return false }
+    return bytes[(i + 2)..<(i + 2 + width)].allSatisfy { $0 == UInt8(ascii: "0") }
   }
 
   static func isDigit(_ c: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) }

@@ -35,12 +35,23 @@ import Testing
     #expect(TOMLCrashGuard.check(text) == .init(line: line, column: column, reason: reason))
   }
 
+  /// NUL escapes: TOMLKit loses a key that holds one and then force-unwraps nil while iterating
+  /// its table. The first was found by the registries-conf fuzz target.
+  @Test(arguments: [
+    ("[aliases]\n\"pau\\u0000se\" = \"registry.k8s.io/pause\"", 2, 5), ("a = \"\\U00000000\"", 1, 6),
+    ("[\"a\\u0000\"]", 1, 4), ("a = \"\"\"\nx\\u0000\"\"\"", 2, 2),
+  ])
+  func findsNulEscapes(text: String, line: Int, column: Int) {
+    #expect(TOMLCrashGuard.check(text) == .init(line: line, column: column, reason: .nulEscape))
+  }
+
   /// Valid TOML where a header or a date-time could not start: never refused.
   @Test(arguments: [
     "[a]\n[\"quoted\"]\n['lit']\n[[arr]]\n[ spaced . key ]\n[-a]\n[_b]\n[1]",
     "x = [\n[1, 2],\n[+1],\n]\n", "x = \"\"\"\n[=]\n\"\"\"\n", "x = '''\n[#]\n'''\n", "# [=]\nx = 1 # [=]\n",
     "x = \"[=]\"\ny = '[.'\n", "x = { a = [ 1 ] }\n[t]\n", "x = \"\"\"a\\\"\"\"\"\n[t]", "",
     "a = [{}, { b = [1, 2] }]\ns = \"\u{e9}\u{2028}\" # \u{e9}\u{2028}\n",
+    "a = \"\\u0001\\u00010\"\nb = '\\u0000'\n",
     "1t = 1979-05-27T07:32:00Z\nx = { 2t = 1979-05-27t07:32:00, 3t = [1979-05-27] }\n[a.4t]\ny = \"5t:\"\n",
   ])
   func acceptsValidTOML(text: String) throws {
