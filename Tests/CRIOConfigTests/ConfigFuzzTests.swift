@@ -42,9 +42,9 @@ import Testing
     "runtime_type = \"vm\"", "\u{0}",
   ].map { Array($0.utf8) }
 
-  @Test func fuzzCrioConfLoadingValidationAndRendering() throws {
+  @Test func fuzzCrioConfLoadingValidationAndRendering() async throws {
     var loadedCount = 0
-    try Fuzzer(target: "crio-conf", seeds: Self.seeds.map { Array($0.utf8) }, dictionary: Self.dictionary, maxLength: 32 << 10)
+    try await Fuzzer(target: "crio-conf", seeds: Self.seeds.map { Array($0.utf8) }, dictionary: Self.dictionary, maxLength: 32 << 10)
       .run { input in
         var loaded = LoadedConfiguration(config: CRIOConfiguration(), warnings: [], explicitlySet: [], files: [])
         do {
@@ -69,8 +69,8 @@ import Testing
     #expect(loadedCount > 0)
   }
 
-  @Test func fuzzGoDurations() throws {
-    try Fuzzer(
+  @Test func fuzzGoDurations() async throws {
+    try await Fuzzer(
       target: "go-duration", seeds: ["300ms", "1.5h", "2h45m", "0", "1µs", "4h"],
       dictionary: ["h", "m", "s", "ms", "us", "µs", "ns", ".", "9999999999999999999999", "1e9", "-"].map { Array($0.utf8) },
       maxLength: 256

@@ -50,11 +50,20 @@ public struct Fuzzer: Sendable {
   }
 
   /// Runs `body` on the seeds, then on mutated cases until the budget is spent.
+  /// Yields the thread every few milliseconds: fuzz tests run side by side on
+  /// Swift's cooperative pool, and a target that never let go of its thread
+  /// would starve the ones that await (the SPDY session) into false "slow case"
+  /// failures.
   @discardableResult
-  public func run(_ body: ([UInt8]) throws -> Void) throws -> FuzzReport {
+  public func run(_ body: ([UInt8]) throws -> Void) async throws -> FuzzReport {
     var cases = FuzzCases(self)
     defer { cases.finish() }
+    var lastYield = ContinuousClock.now
     while let next = cases.next() {
+      if ContinuousClock.now - lastYield > .milliseconds(10) {
+        await Task.yield()
+        lastYield = ContinuousClock.now
+      }
       let started = ContinuousClock.now
       do {
         try body(next.input)

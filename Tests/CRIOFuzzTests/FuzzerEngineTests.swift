@@ -23,20 +23,20 @@ import Testing
     #expect(distinct.count > 150)
   }
 
-  @Test func seedsRunFirstAndUnchangedThenTheBudgetIsHonoured() throws {
+  @Test func seedsRunFirstAndUnchangedThenTheBudgetIsHonoured() async throws {
     var seen: [[UInt8]] = []
     let fuzzer = Fuzzer(target: "engine-budget", seeds: ["a", "b"], budget: budget(iterations: 50))
-    let report = try fuzzer.run { seen.append($0) }
+    let report = try await fuzzer.run { seen.append($0) }
     #expect(report.cases == 50)
     #expect(seen.count == 50)
     #expect(seen.prefix(2) == [Array("a".utf8), Array("b".utf8)])
   }
 
-  @Test func aFailureNamesTheCaseAndTheInputAndReplaysExactly() throws {
+  @Test func aFailureNamesTheCaseAndTheInputAndReplaysExactly() async throws {
     let fuzzer = Fuzzer(target: "engine-failure", seeds: ["aaaa"], budget: budget(iterations: 10_000))
     var failure: FuzzFailure?
     do {
-      try fuzzer.run { input in
+      try await fuzzer.run { input in
         if input.count > 6 { throw FuzzViolation("too long") }
       }
     } catch let error as FuzzFailure {
@@ -52,7 +52,7 @@ import Testing
     var replayed: [[UInt8]] = []
     var replay = fuzzer
     replay.budget = budget(iterations: 10_000, replay: caseSeed)
-    try replay.run { replayed.append($0) }
+    try await replay.run { replayed.append($0) }
     #expect(replayed == [found.input])
   }
 

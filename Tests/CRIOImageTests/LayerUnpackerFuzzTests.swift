@@ -63,7 +63,7 @@ import Testing
     "security.capability", "/tmp", "\u{ff}\u{ff}\u{ff}\u{ff}",
   ].map { Array($0.utf8) }
 
-  @Test func fuzzLayerUnpacking() throws {
+  @Test func fuzzLayerUnpacking() async throws {
     try requireRoot()
     let scratch = try Scratch()
     defer { scratch.remove() }
@@ -76,7 +76,7 @@ import Testing
     var unpacked = 0
     var refused = 0
 
-    try Fuzzer(
+    try await Fuzzer(
       target: "layer-unpacker", seeds: seeds, dictionary: Self.dictionary, maxLength: 256 << 10,
       fixup: { bytes, rng in TarChecksum.fixup(bytes, rng: &rng) }
     ).run { input in

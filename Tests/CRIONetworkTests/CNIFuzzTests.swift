@@ -25,9 +25,9 @@ import Testing
     portMappings: [.init(hostPort: 8080, containerPort: 80, protocol: "tcp", hostIP: "")])
   static let portmap = Data(#"{"type":"portmap","capabilities":{"portMappings":true},"runtimeConfig":{"x":1}}"#.utf8)
 
-  @Test func fuzzPluginResults() throws {
+  @Test func fuzzPluginResults() async throws {
     var handedOn = 0
-    try Fuzzer(
+    try await Fuzzer(
       target: "cni-result", seeds: [Self.bridgeResult, Self.oldResult, "{}", "[]"],
       dictionary: Mutator.jsonTokens + [Array("\"ips\":".utf8), Array("\"address\":".utf8), Array("\"/".utf8)]
     ).run { input in
@@ -48,13 +48,13 @@ import Testing
     #expect(handedOn > 0)
   }
 
-  @Test func fuzzNetworkConfigurationFiles() throws {
+  @Test func fuzzNetworkConfigurationFiles() async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crio-cni-fuzz-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let file = "\(dir)/10-fuzz.conflist"
     var loaded = 0
-    try Fuzzer(
+    try await Fuzzer(
       target: "cni-config", seeds: [
         #"{"cniVersion":"1.0.0","name":"crio","plugins":[{"type":"bridge","bridge":"cni0","ipam":{"type":"host-local","ranges":[[{"subnet":"10.85.0.0/16"}]]}},{"type":"portmap","capabilities":{"portMappings":true}}]}"#,
         #"{"cniVersion":"0.4.0","name":"single","type":"bridge"}"#,

@@ -18,9 +18,9 @@ import Testing
     "[aliases]\n", "\"*.example.test\"", "\"docker.io/library\"", "\"127.0.0.1:5000/x\"", "\"\"", "/",
   ].map { Array($0.utf8) }
 
-  @Test func fuzzRegistriesConfParsingAndResolution() throws {
+  @Test func fuzzRegistriesConfParsingAndResolution() async throws {
     var parsed = 0
-    try Fuzzer(
+    try await Fuzzer(
       target: "registries-conf", seeds: [RegistriesConfigurationTests.sample, "", "[[registry]]\nlocation = \"x\"\n"],
       dictionary: Self.dictionary, maxLength: 16 << 10
     ).run { input in

@@ -34,9 +34,9 @@ import Testing
      "history":[{"created_by":"x"}]}
     """
 
-  @Test func fuzzManifestIndexAndConfigDecoding() throws {
+  @Test func fuzzManifestIndexAndConfigDecoding() async throws {
     var decoded = 0
-    try Fuzzer(
+    try await Fuzzer(
       target: "image-documents", seeds: [Self.manifest, Self.index, Self.config], dictionary: Mutator.jsonTokens + [
         Array("\"sha256:".utf8), Array("\"schemaVersion\":".utf8), Array("\"size\":-1".utf8),
         Array("\"size\":9223372036854775808".utf8), Array("\"platform\":{}".utf8),

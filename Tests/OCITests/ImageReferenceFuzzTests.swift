@@ -20,10 +20,10 @@ import Testing
     "localhost", "docker.io", "index.docker.io", "library/", String(repeating: "a", count: 128), hex, "\u{0}", "é", "..",
   ].map { Array($0.utf8) }
 
-  @Test func fuzzImageReferenceParsing() throws {
+  @Test func fuzzImageReferenceParsing() async throws {
     var accepted = 0
     var rejected = 0
-    let report = try Fuzzer(target: "image-reference", seeds: Self.seeds.map { Array($0.utf8) }, dictionary: Self.dictionary,
+    let report = try await Fuzzer(target: "image-reference", seeds: Self.seeds.map { Array($0.utf8) }, dictionary: Self.dictionary,
       maxLength: 1024
     ).run { input in
       let text = String(decoding: input, as: UTF8.self)
@@ -59,8 +59,8 @@ import Testing
     }
   }
 
-  @Test func fuzzDigestParsing() throws {
-    try Fuzzer(
+  @Test func fuzzDigestParsing() async throws {
+    try await Fuzzer(
       target: "digest", seeds: ["sha256:\(Self.hex)", "sha512:\(Self.hex)\(Self.hex)", "md5:abc", "sha256:"],
       dictionary: Self.dictionary, maxLength: 512
     ).run { input in

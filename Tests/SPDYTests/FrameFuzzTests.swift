@@ -45,9 +45,9 @@ struct FrameFuzzTests {
     return (frames, nil)
   }
 
-  @Test func fuzzFrameDecoder() throws {
+  @Test func fuzzFrameDecoder() async throws {
     var decoded = 0
-    try Fuzzer(target: "spdy-frames", seeds: Self.seeds, dictionary: Self.dictionary, maxLength: 16 << 10).run { input in
+    try await Fuzzer(target: "spdy-frames", seeds: Self.seeds, dictionary: Self.dictionary, maxLength: 16 << 10).run { input in
       let whole = Self.decode(input, chunkSizes: [input.count])
       let split = Self.decode(input, chunkSizes: [1, 7, 64, 3])
       for error in [whole.error, split.error].compactMap({ $0 }) where !(error is SPDYError) {
