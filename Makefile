@@ -2,8 +2,10 @@
 SWIFT ?= swift
 CRIO_FLAGS ?=
 BENCH_FLAGS ?=
+FUZZ_SECONDS ?= 60
+FUZZ_SEED ?=
 
-.PHONY: all deps build run test unit-test integration-test bench generate check-proto clean
+.PHONY: all deps build run test unit-test integration-test fuzz bench generate check-proto clean
 
 all: build
 
@@ -33,6 +35,15 @@ integration-test: deps
 	$(SWIFT) build
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest --filter IntegrationTests
+
+# Only the fuzz tests (suites named *FuzzTests), each target fuzzed for FUZZ_SECONDS (60) from the base seed
+# FUZZ_SEED (default: the time, printed first). `make test` runs them too, for about a second each.
+# A failure prints the case seed that reproduces it; see docs/reliability.md.
+fuzz: deps
+	$(SWIFT) build --build-tests
+	@seed=$(or $(FUZZ_SEED),$$(date +%s)); \
+	echo "make fuzz: CRIO_FUZZ_SEED=$$seed CRIO_FUZZ_SECONDS=$(FUZZ_SECONDS)"; \
+	CRIO_FUZZ_SEED=$$seed CRIO_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test --skip-build --disable-xctest --filter FuzzTests
 
 # Release build of crio and crio-bench, then the benchmark (as root): crio on temporary directories, a local
 # registry, a table of N/min/median/p90/max per CRI operation. Not part of `make test`: it measures, it does

@@ -48,10 +48,12 @@ let package = Package(
     ),
     // Host facts: files, processes, sockets, disk usage. No CRI knowledge.
     .target(name: "CRIOSystem", dependencies: ["CCRIOSys"], swiftSettings: strict),
+    // Guards TOMLKit (toml++) against input that crashes it.
+    .target(name: "CRIOTOML", swiftSettings: strict),
     // crio.conf, drop-ins, command-line overrides, rendering.
     .target(
       name: "CRIOConfig",
-      dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+      dependencies: ["CRIOTOML", .product(name: "TOMLKit", package: "TOMLKit")],
       swiftSettings: strict
     ),
     // The image store on disk.
@@ -68,7 +70,7 @@ let package = Package(
     .target(
       name: "CRIORegistry",
       dependencies: [
-        "OCI", "CRIOSystem",
+        "OCI", "CRIOSystem", "CRIOTOML",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -183,17 +185,20 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    .testTarget(
+      name: "CRIOTOMLTests", dependencies: ["CRIOTOML", .product(name: "TOMLKit", package: "TOMLKit")],
+      swiftSettings: strict),
     .testTarget(name: "CRIOBenchTests", dependencies: ["CRIOBench"], swiftSettings: strict),
-    .testTarget(name: "CRIOConfigTests", dependencies: ["CRIOConfig"], swiftSettings: strict),
+    .testTarget(name: "CRIOConfigTests", dependencies: ["CRIOConfig", "CRIOFuzz"], swiftSettings: strict),
     .testTarget(name: "CRIOSystemTests", dependencies: ["CRIOSystem"], swiftSettings: strict),
-    .testTarget(name: "CRIONetworkTests", dependencies: ["CRIONetwork", "CRIOConfig"], swiftSettings: strict),
+    .testTarget(name: "CRIONetworkTests", dependencies: ["CRIONetwork", "CRIOConfig", "CRIOFuzz"], swiftSettings: strict),
     .testTarget(name: "CRIORuntimeTests", dependencies: ["CRIORuntime", "CRIOConfig"], swiftSettings: strict),
-    .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
+    .testTarget(name: "OCITests", dependencies: ["OCI", "CRIOFuzz"], swiftSettings: strict),
     .testTarget(name: "CRIClientTests", dependencies: ["CRIClient"], swiftSettings: strict),
     .testTarget(
       name: "SPDYTests",
       dependencies: [
-        "SPDY",
+        "SPDY", "CRIOFuzz",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -213,8 +218,12 @@ let package = Package(
         .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       swiftSettings: strict),
-    .testTarget(name: "CRIORegistryTests", dependencies: ["CRIORegistry", "OCI"], swiftSettings: strict),
-    .testTarget(name: "CRIOImageTests", dependencies: ["CRIOImage", "CRIOSystem", "CRIOTestSupport"], swiftSettings: strict),
+    .testTarget(name: "CRIORegistryTests", dependencies: ["CRIORegistry", "OCI", "CRIOFuzz"], swiftSettings: strict),
+    .testTarget(
+      name: "CRIOImageTests", dependencies: ["CRIOImage", "CRIOSystem", "CRIOTestSupport", "CRIOFuzz"], swiftSettings: strict),
+    // The deterministic fuzzing engine of the fuzz tests (`make fuzz`): seeds, mutators, budgets.
+    .target(name: "CRIOFuzz", path: "Tests/CRIOFuzz", swiftSettings: strict),
+    .testTarget(name: "CRIOFuzzTests", dependencies: ["CRIOFuzz"], swiftSettings: strict),
     // Test helpers: a tar writer, a real local registry, reproducible test images.
     .target(
       name: "CRIOTestSupport",
@@ -233,6 +242,7 @@ let package = Package(
       name: "IntegrationTests",
       dependencies: [
         "CRIClient", "CRIAPI", "CRIOTestSupport", "CCRIOSys", .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
       ],

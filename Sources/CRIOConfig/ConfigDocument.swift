@@ -1,3 +1,4 @@
+import CRIOTOML
 import TOMLKit
 
 /// A parsed TOML file reduced to what crio.conf can hold: tables, and values
@@ -28,6 +29,9 @@ enum ConfigNode: Equatable {
 
   /// Parses TOML text; `path` only names the file in errors.
   static func parse(_ text: String, path: String) throws -> ConfigNode {
+    if let problem = TOMLCrashGuard.check(text) {
+      throw ConfigError.syntax(path: path, message: "\(problem)")
+    }
     let table: TOMLTable
     do {
       table = try TOMLTable(string: text)

@@ -22,6 +22,9 @@ public enum GoDuration {
       rest = rest.dropFirst(unit.0.count)
       seconds += value * unit.1
     }
-    return .nanoseconds(Int64((seconds * 1e9).rounded()))
+    // Like Go, a duration past Int64 nanoseconds (about 292 years) is invalid, not a trap.
+    let nanoseconds = (seconds * 1e9).rounded()
+    guard nanoseconds.isFinite, nanoseconds < Double(Int64.max) else { return nil }
+    return .nanoseconds(Int64(nanoseconds))
   }
 }

@@ -71,10 +71,7 @@ public struct PodNetworks: Sendable {
         let output = try await runner.run(command: "ADD", type: type, config: config, attachment: attachment)
         done.append((type, config))
         Failpoint.sandboxRunDuringNetwork.hit()
-        guard let result = try? JSONSerialization.jsonObject(with: output) else {
-          throw CNIError.invalidResult(type: type, detail: "not JSON: \(String(decoding: output.prefix(200), as: UTF8.self))")
-        }
-        previous = result
+        previous = try Self.result(output, type: type)
       }
       entry.result = try JSONSerialization.data(withJSONObject: previous ?? [:])
       try save(entry, id: attachment.containerID)
@@ -170,6 +167,14 @@ public struct PodNetworks: Sendable {
       }
     }
     return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+  }
+
+  /// A plugin's ADD result, as it is handed to the next plugin as `prevResult`.
+  static func result(_ output: Data, type: String) throws(CNIError) -> Any {
+    guard let result = try? JSONSerialization.jsonObject(with: output) else {
+      throw CNIError.invalidResult(type: type, detail: "not JSON: \(String(decoding: output.prefix(200), as: UTF8.self))")
+    }
+    return result
   }
 
   /// Addresses of a CNI result (versions 0.3.x, 0.4.0 and 1.x share `ips`), IPv4 first.

@@ -1,4 +1,5 @@
 import Foundation
+import CRIOTOML
 import OCI
 import TOMLKit
 
@@ -107,6 +108,9 @@ public struct RegistriesConfiguration: Sendable, Equatable {
 
   /// Parses one file's text.
   public static func parse(_ text: String, path: String, warnings: inout [String]) throws -> RegistriesConfiguration {
+    if let problem = TOMLCrashGuard.check(text) {
+      throw LoadError.syntax(path: path, message: "\(problem)")
+    }
     let table: TOMLTable
     do {
       table = try TOMLTable(string: text)

@@ -278,7 +278,14 @@ public actor SandboxManager {
     return record
   }
 
-  private func validate(_ spec: SandboxSpec) throws {
+  /// Refuses a spec that can never run (`SandboxError.invalid`), before
+  /// anything slow happens for it, such as pulling the pause image.
+  public nonisolated func check(_ spec: SandboxSpec) throws {
+    try validate(spec)
+    _ = try sysctlsFor(spec)
+  }
+
+  private nonisolated func validate(_ spec: SandboxSpec) throws {
     for (field, value) in [("name", spec.name), ("namespace", spec.namespace), ("uid", spec.uid)] where value.isEmpty {
       throw SandboxError.invalid("PodSandboxConfig.metadata.\(field) is required")
     }
@@ -292,7 +299,7 @@ public actor SandboxManager {
 
   /// The pod's sysctls (after `default_sysctls`), each checked to be one its
   /// own namespaces hold, as CRI-O does.
-  private func sysctlsFor(_ spec: SandboxSpec) throws -> [(key: String, value: String)] {
+  private nonisolated func sysctlsFor(_ spec: SandboxSpec) throws -> [(key: String, value: String)] {
     var all: [String: String] = [:]
     for entry in config.runtime.defaultSysctls {
       let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }

@@ -9,7 +9,33 @@ import Logging
 
 /// The one place where errors become gRPC statuses.
 public enum CRIErrorMapping {
+  /// The longest status message sent. Messages quote what the request named,
+  /// and a message past the peer's header-list limit (gRPC sends it in the
+  /// trailers) breaks the whole connection instead of failing one call.
+  public static let maxMessageBytes = 4096
+
   public static func rpcError(for error: any Error) -> RPCError {
+    var rpcError = unbounded(error)
+    rpcError.message = bounded(rpcError.message)
+    return rpcError
+  }
+
+  /// `message`, cut at a character boundary to at most `maxMessageBytes` bytes of UTF-8.
+  static func bounded(_ message: String) -> String {
+    guard message.utf8.count > maxMessageBytes else { return message }
+    let marker = "... (truncated)"
+    var kept = ""
+    var bytes = 0
+    for scalar in message.unicodeScalars {
+      let size = String(scalar).utf8.count
+      if bytes + size > maxMessageBytes - marker.utf8.count { break }
+      kept.unicodeScalars.append(scalar)
+      bytes += size
+    }
+    return kept + marker
+  }
+
+  private static func unbounded(_ error: any Error) -> RPCError {
     switch error {
     case let error as RPCError:
       return error

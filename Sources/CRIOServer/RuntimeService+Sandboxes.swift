@@ -11,6 +11,8 @@ extension RuntimeService {
     context: ServerContext
   ) async throws -> Runtime_V1_RunPodSandboxResponse {
     let spec = try Self.spec(from: request.config, handler: request.runtimeHandler)
+    // A request that can never run is refused at once, not after pulling the pause image.
+    try sandboxes.check(spec)
     // The pause image is there before anything of the pod is made.
     let pause = containers.needsInfraContainer(spec) ? try await pauseImage() : nil
     let containers = self.containers

@@ -143,6 +143,8 @@ import Testing
     ("[crio.api]\nstream_port = \"http\"\n", "[crio.api] stream_port"),
     ("[crio.api]\nlisten = \"relative.sock\"\n", "[crio.api] listen"),
     ("[crio.runtime]\ndefault_sysctls = [\"novalue\"]\n", "[crio.runtime] default_sysctls"),
+    // Found by the crio-conf fuzz target's go-duration sibling: this trapped instead of being refused.
+    ("[crio.api]\nstream_idle_timeout = \"99999999999999999999h\"\n", "[crio.api] stream_idle_timeout"),
   ])
   func invalidValuesAreRejected(text: String, key: String) throws {
     let dir = try TempDir()
@@ -153,6 +155,15 @@ import Testing
       return
     }
     #expect(reportedKey == key)
+  }
+
+  /// A header toml++ would abort on (found by the registries-conf fuzz target) is a syntax error.
+  @Test func aTableHeaderWithoutAKeyIsASyntaxErrorNotACrash() throws {
+    let dir = try TempDir()
+    let file = try dir.write("crio.conf", "[crio]\n[=]\n")
+    #expect(throws: ConfigError.syntax(path: file, message: "a table header must start with a key (line 2, column 2)")) {
+      try ConfigLoader.load(configFile: file, configDir: nil)
+    }
   }
 
   @Test func everyOptionHasAUniquePathAndAKnownSection() {

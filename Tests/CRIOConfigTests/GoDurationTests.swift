@@ -16,4 +16,12 @@ import Testing
     #expect(GoDuration.parse("4x") == nil)
     #expect(GoDuration.parse("h") == nil)
   }
+
+  /// Found by the go-duration fuzz target: a duration past Int64 nanoseconds trapped.
+  @Test func refusesDurationsPastInt64NanosecondsInsteadOfTrapping() {
+    #expect(GoDuration.parse("2562047h") == .seconds(2_562_047 * 3600))
+    #expect(GoDuration.parse("2562048h") == nil)
+    #expect(GoDuration.parse("99999999999999999999999h") == nil)
+    #expect(GoDuration.parse(String(repeating: "9", count: 400) + "s") == nil)
+  }
 }

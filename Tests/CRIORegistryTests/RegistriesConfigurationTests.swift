@@ -178,4 +178,12 @@ private func ref(_ s: String) throws -> ImageReference { try ImageReference(pars
   func rejectsInvalidFiles(text: String) {
     #expect(throws: RegistriesConfiguration.LoadError.self) { try parse(text) }
   }
+
+  /// Found by the registries-conf fuzz target: this header aborted the process inside toml++.
+  @Test func aTableHeaderWithoutAKeyIsASyntaxErrorNotACrash() {
+    #expect(throws: RegistriesConfiguration.LoadError.syntax(
+      path: "test.conf", message: "a table header must start with a key (line 2, column 2)")) {
+      try parse("unqualified-search-registries = []\n[.0.1:5002/mirror-a\"\ninsecure = true\n")
+    }
+  }
 }
