@@ -179,7 +179,7 @@ let package = Package(
     .executableTarget(
       name: "crio-bench",
       dependencies: [
-        "CRIOBench", "CRIClient", "CRIAPI", "CRIOTestSupport", "CCRIOSys",
+        "CRIOBench", "CRIClient", "CRIAPI", "CRIOTestSupport", "CCRIOSys", "CRIOSystem",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
       ],
@@ -241,7 +241,7 @@ let package = Package(
     .testTarget(
       name: "IntegrationTests",
       dependencies: [
-        "CRIClient", "CRIAPI", "CRIOTestSupport", "CCRIOSys", .product(name: "GRPCCore", package: "grpc-swift-2"),
+        "CRIClient", "CRIAPI", "CRIOTestSupport", "CCRIOSys", "CRIOSystem", .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

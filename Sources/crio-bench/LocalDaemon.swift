@@ -1,6 +1,7 @@
 import CCRIOSys
 import CRIClient
 import CRIOTestSupport
+import CRIOSystem
 import Foundation
 import Glibc
 
@@ -103,8 +104,8 @@ final class LocalDaemon: @unchecked Sendable {
   /// mounts under the directory are detached, deepest first. Returns what was found.
   func sweep() -> [String] {
     var found: [String] = []
-    for pid in ProcFS.allPids() {
-      let argv = ProcFS.commandLine(pid)
+    for pid in ProcessFacts.allPids() {
+      let argv = ProcessFacts.commandLine(pid)
       guard let program = argv.first, program.hasSuffix("conmon"), argv.contains(where: { $0.contains(path) }),
         let flag = argv.firstIndex(of: "-c"), flag + 1 < argv.count
       else { continue }

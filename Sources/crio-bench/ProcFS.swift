@@ -1,3 +1,4 @@
+import CRIOSystem
 import Foundation
 import Glibc
 
@@ -32,15 +33,6 @@ enum ProcFS {
     statusField(pid, "PPid").flatMap { Int32($0) }
   }
 
-  static func commandLine(_ pid: Int32) -> [String] {
-    guard let text = read("/proc/\(pid)/cmdline") else { return [] }
-    return text.split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(String.init)
-  }
-
-  static func allPids() -> [Int32] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
-  }
-
   /// The process that listens on the unix socket at `path`: the socket's
   /// inode from /proc/net/unix, then the process holding `socket:[inode]`.
   static func listener(of path: String) -> Int32? {
@@ -54,7 +46,7 @@ enum ProcFS {
     }
     guard !inodes.isEmpty else { return nil }
     let wanted = Set(inodes.map { "socket:[\($0)]" })
-    for pid in allPids() {
+    for pid in ProcessFacts.allPids() {
       let fdDir = "/proc/\(pid)/fd"
       for fd in (try? FileManager.default.contentsOfDirectory(atPath: fdDir)) ?? [] {
         if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fdDir)/\(fd)"), wanted.contains(target) {

@@ -1,3 +1,4 @@
+import CRIOSystem
 import CRIOTestSupport
 import Foundation
 import Glibc
@@ -60,8 +61,8 @@ struct HostInventory: Equatable, CustomStringConvertible {
       }
     }
     inventory.cgroups.sort()
-    for pid in allPids() {
-      let argv = commandLine(pid)
+    for pid in ProcessFacts.allPids() {
+      let argv = ProcessFacts.commandLine(pid)
       guard let program = argv.first else { continue }
       let cgroup = (try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? ""
       if cgroup.contains(":\(cgroupParent)/") || (program.hasSuffix("conmon") && argv.contains { $0.contains(dir.path) }) {
@@ -107,14 +108,5 @@ struct HostInventory: Equatable, CustomStringConvertible {
 
   static func normalized(_ text: String) -> String {
     text.replacingOccurrences(of: "[0-9a-f]{63,64}", with: "<id>", options: .regularExpression)
-  }
-
-  static func allPids() -> [Int32] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
-  }
-
-  static func commandLine(_ pid: Int32) -> [String] {
-    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return [] }
-    return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
   }
 }

@@ -1,6 +1,7 @@
 import CCRIOSys
 import CRIAPI
 import CRIClient
+import CRIOSystem
 import CRIOTestSupport
 import Foundation
 import GRPCCore
@@ -141,8 +142,8 @@ extension NodeFixture {
   /// gone, every mount below the test directory goes, the run root is empty.
   func simulateReboot() {
     for _ in 0..<3 {
-      for pid in HostInventory.allPids() {
-        let argv = HostInventory.commandLine(pid)
+      for pid in ProcessFacts.allPids() {
+        let argv = ProcessFacts.commandLine(pid)
         let cgroup = (try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? ""
         if cgroup.contains(":\(cgroupParent)/") || (argv.first?.hasSuffix("conmon") == true && argv.contains { $0.contains(dir.path) }) {
           kill(pid, SIGKILL)
