@@ -156,7 +156,7 @@ import Testing
       await check("RuntimeConfig", ["OK"]) { try await r.runtimeConfig(.init(), options: o) }
       await check("ListMetricDescriptors", ["OK"]) { try await r.listMetricDescriptors(.init(), options: o) }
       await check("ListPodSandboxMetrics", ["OK"]) { try await r.listPodSandboxMetrics(.init(), options: o) }
-      await check("UpdateRuntimeConfig", ["unimplemented"]) {
+      await check("UpdateRuntimeConfig", ["invalidArgument"]) {
         try await r.updateRuntimeConfig(.with { $0.runtimeConfig.networkConfig.podCidr = Self.traversal }, options: o)
       }
       await check("CheckpointContainer", ["unimplemented"]) {

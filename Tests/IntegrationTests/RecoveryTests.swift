@@ -23,17 +23,19 @@ import Testing
       in: pod, podName: "survivor", name: "ticker",
       command: ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"])
     let short = try await fixture.createContainer(
-      in: pod, podName: "survivor", name: "short", command: ["sh", "-c", "sleep 2; exit 3"])
+      in: pod, podName: "survivor", name: "short",
+      command: ["sh", "-c", "while [ ! -e /tmp/exit-now ]; do sleep 0.05; done; exit 3"])
     for id in [ticker, short] { try await fixture.startContainer(id) }
     let ip = try await fixture.podStatus(pod).network.ip
     let running = fixture.inventory
 
     #expect(try await fixture.images.daemon.stop(signal) == (signal == SIGKILL ? SIGKILL : 0))
     let downAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
-    // `short` exits while the daemon is down.
+    // `short` exits while the daemon is down: told so through its rootfs.
+    FileManager.default.createFile(atPath: "\(fixture.dir.root)/overlay-containers/\(short)/merged/tmp/exit-now", contents: nil)
     let logPath = fixture.logPath(pod: "survivor", container: "ticker")
     let logSizeWhileDown = (try? FileManager.default.attributesOfItem(atPath: logPath)[.size] as? Int) ?? 0
-    try await Task.sleep(for: .seconds(3))
+    try await Task.sleep(for: .seconds(1))
     try await fixture.restart()
 
     // Same IDs, same states, the exit that happened meanwhile.
