@@ -89,6 +89,38 @@ private func tempDir() throws -> String {
     }
   }
 
+  /// The daemon's threads block signals and crio ignores some: a helper
+  /// (and, through runc exec, a container's process) must start with none
+  /// blocked and every disposition at its default.
+  @Test func childrenStartWithNoBlockedOrIgnoredSignals() async throws {
+    let previous = signal(SIGPIPE, SIG_IGN)
+    defer { signal(SIGPIPE, previous) }
+    let own = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+    #expect(Self.mask("SigIgn", in: own).map { $0 & (1 << (UInt64(SIGPIPE) - 1)) != 0 } == true, "premise: crio ignores SIGPIPE")
+    let result = try await ProcessRunner.run("/bin/cat", ["/proc/self/status"])
+    #expect(result.exitCode == 0)
+    let status = String(decoding: result.stdout, as: UTF8.self)
+    #expect(Self.mask("SigBlk", in: status) == 0, "\(status)")
+    #expect(Self.mask("SigIgn", in: status).map { $0 & ~Self.glibcInternal } == 0, "\(status)")
+  }
+
+  /// Signals 32 and 33, glibc's own (thread cancellation, setxid): its
+  /// posix_spawn leaves them ignored in every child, and no program can
+  /// use them through glibc (SIGRTMIN is 34).
+  static let glibcInternal: UInt64 = (1 << 31) | (1 << 32)
+
+  @Test func passesInputEnvironmentAndExitSignals() async throws {
+    let echoed = try await ProcessRunner.run("/bin/sh", ["-c", "cat; echo \"$GREETING\""], environment: ["GREETING": "hi"], input: Data("in\n".utf8))
+    #expect(String(decoding: echoed.stdout, as: UTF8.self) == "in\nhi\n")
+    let killed = try await ProcessRunner.run("/bin/sh", ["-c", "kill -TERM $$"])
+    #expect(killed.exitCode == SIGTERM)
+  }
+
+  static func mask(_ field: String, in status: String) -> UInt64? {
+    status.split(separator: "\n").first { $0.hasPrefix("\(field):") }
+      .flatMap { UInt64($0.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces), radix: 16) }
+  }
+
   @Test func reportsAProgramThatCannotStart() async throws {
     await #expect(throws: ProcessRunner.Failure.self) {
       try await ProcessRunner.run("/nonexistent/program", [])
@@ -110,3 +142,4 @@ private func tempDir() throws -> String {
     #expect(FileIdentity(path: file) != first)
   }
 }
+

@@ -137,6 +137,14 @@ import Testing
     #expect(String(decoding: exec.stdout, as: UTF8.self) == "out\n")
     #expect(String(decoding: exec.stderr, as: UTF8.self) == "err\n")
     #expect(exec.exitCode == 5)
+    // The exec'd process starts with no signal blocked or ignored (crio's
+    // threads block some; `busybox ping -c 5` hung on one).
+    let signals = String(decoding: try await f.execSync(id, ["cat", "/proc/self/status"], timeout: 10).stdout, as: UTF8.self)
+    #expect(signals.contains("SigBlk:\t0000000000000000"), "\(signals)")
+    let ignored = signals.split(separator: "\n").first { $0.hasPrefix("SigIgn:") }
+      .flatMap { UInt64($0.dropFirst("SigIgn:".count).trimmingCharacters(in: .whitespaces), radix: 16) }
+    // glibc's own signals 32 and 33 aside (its posix_spawn leaves them ignored).
+    #expect(ignored.map { $0 & ~((1 << 31) | (1 << 32)) } == 0, "\(signals)")
     let slow = await #expect(throws: RPCError.self) { try await f.execSync(id, ["sleep", "37"], timeout: 1) }
     #expect(slow?.code == .deadlineExceeded, "\(String(describing: slow))")
     let ps = try await f.execSync(id, ["ps"], timeout: 10)
