@@ -370,6 +370,25 @@ long crio_write_all_nosigpipe(int fd, const void *buffer, unsigned long length) 
     return result < 0 ? result : (long)done;
 }
 
+int crio_pidfd_open(int pid) {
+    long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int crio_pidfd_send_signal(int pidfd, int sig) {
+    return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
+int crio_wait_readable(int fd, int timeout_ms) {
+    struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+    for (;;) {
+        int n = poll(&p, 1, timeout_ms);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -errno;
+        return n > 0 ? 1 : 0;
+    }
+}
+
 int crio_mount_overlay(const char *lowerdirs, const char *upperdir, const char *workdir, const char *target) {
     size_t len = strlen(lowerdirs) + strlen(upperdir) + strlen(workdir) + 64;
     char *options = malloc(len);

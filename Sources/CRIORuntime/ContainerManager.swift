@@ -20,11 +20,14 @@ public actor ContainerManager {
   /// Records of the pods' infra (pause) containers.
   let infraDirectory: String
   var containers: [String: ContainerRecord] = [:]
-  private var names: [String: String] = [:]
+  var names: [String: String] = [:]
+  /// Removed containers whose files are still being released (ContainerRemoval.swift).
+  var removals: [String: PendingRemoval] = [:]
+  let removingDirectory: String
   /// Infra containers by sandbox ID (see InfraContainer.swift); not containers the CRI lists.
   var infraContainers: [String: ContainerRecord] = [:]
 
-  public init(config: CRIOConfiguration, logger: Logger) throws {
+  public init(config: CRIOConfiguration, logger: Logger) async throws {
     self.config = config
     self.logger = logger
     recordsDirectory = "\(config.root)/crio/containers"
@@ -33,7 +36,8 @@ public actor ContainerManager {
     socketDirectory = "\(config.runroot)/crio/attach"
     layersDirectory = "\(config.root)/overlay-containers"
     infraDirectory = "\(config.root)/crio/infra-containers"
-    for dir in [recordsDirectory, bundlesDirectory, exitDirectory, socketDirectory, layersDirectory, infraDirectory] {
+    removingDirectory = "\(config.root)/crio/removing-containers"
+    for dir in [recordsDirectory, bundlesDirectory, exitDirectory, socketDirectory, layersDirectory, infraDirectory, removingDirectory] {
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
     let files = (try? FileManager.default.contentsOfDirectory(atPath: recordsDirectory)) ?? []
@@ -50,6 +54,7 @@ public actor ContainerManager {
       else { continue }
       infraContainers[record.sandboxID] = record
     }
+    resumeRemovals()
   }
 
   static func reservedName(_ spec: ContainerSpec, sandboxID: String) -> String {
@@ -77,12 +82,14 @@ public actor ContainerManager {
   }
 
   /// Image IDs some container uses (for RemoveImage).
-  public func imagesInUse() -> Set<String> {
-    Set(containers.values.map(\.image.id)).union(infraContainers.values.map(\.image.id))
+  public func imagesInUse() async -> Set<String> {
+    // A removed container's rootfs stays mounted on the image's layers until released.
+    await settleRemovals()
+    return Set(containers.values.map(\.image.id)).union(infraContainers.values.map(\.image.id))
   }
 
   /// A record updated from conmon's exit file.
-  private func refreshed(_ record: ContainerRecord) -> ContainerRecord {
+  func refreshed(_ record: ContainerRecord) -> ContainerRecord {
     guard record.state != .exited else { return record }
     let exitFile = "\(exitDirectory)/\(record.id)"
     guard let text = try? String(contentsOfFile: exitFile, encoding: .utf8) else { return record }
@@ -162,7 +169,8 @@ public actor ContainerManager {
         id: id, sandboxID: sandbox.id, runtimeHandler: sandbox.spec.runtimeHandler, spec: spec, image: image, state: .created,
         createdAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000), startedAt: 0, finishedAt: 0, exitCode: 0,
         reason: "", message: "", pid: pid, logPath: logPath, bundle: bundle, layerDirectory: layerDirectory,
-        uid: user.uid, gid: user.gid, additionalGids: user.additionalGids)
+        uid: user.uid, gid: user.gid, additionalGids: user.additionalGids,
+        pidStartTime: ProcessHandle.startTime(of: pid) ?? 0)
       containers[id] = record
       try save(record)
       logger.info("Created container", metadata: ["id": "\(id)", "name": "\(reserved)"])
@@ -190,55 +198,12 @@ public actor ContainerManager {
     try save(record)
   }
 
-  /// Stops the container: its stop signal, then SIGKILL after `timeout`
-  /// seconds. Unknown and already stopped containers are fine.
-  public func stop(_ idOrPrefix: String, timeout: Int64) async throws {
-    guard let record = try find(idOrPrefix), record.state != .exited else { return }
-    let handler = try runtimeHandler(handlerName(record))
-    let runtime = OCIRuntimeCommand(path: handler.path, root: handler.root)
-    if record.state == .running && timeout > 0 {
-      let signal = record.image.stopSignal.isEmpty ? "TERM" : record.image.stopSignal
-      await runtime.kill(record.id, signal: signal)
-      if await waitForExit(record.id, seconds: Double(timeout)) { return }
-    }
-    await runtime.kill(record.id, signal: "KILL")
-    if !(await waitForExit(record.id, seconds: 10)) && record.state == .created {
-      // A created container that never started has no conmon exit to wait for.
-      var updated = record
-      updated.state = .exited
-      updated.exitCode = 137
-      updated.reason = "Error"
-      updated.finishedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
-      containers[record.id] = updated
-      try save(updated)
-    }
-  }
-
-  public func remove(_ idOrPrefix: String) async throws {
-    guard let record = try find(idOrPrefix) else { return }
-    try await stop(record.id, timeout: 0)
-    if let handler = try? runtimeHandler(handlerName(record)) {
-      await OCIRuntimeCommand(path: handler.path, root: handler.root).delete(record.id)
-    }
-    cleanupFiles(id: record.id, layerDirectory: record.layerDirectory, bundle: record.bundle)
-    unlink("\(exitDirectory)/\(record.id)")
-    unlink("\(recordsDirectory)/\(record.id).json")
-    containers[record.id] = nil
-    names[Self.reservedName(record.spec, sandboxID: record.sandboxID)] = nil
-    logger.info("Removed container", metadata: ["id": "\(record.id)"])
-  }
-
-  private func waitForExit(_ id: String, seconds: Double) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while ContinuousClock.now < deadline {
-      if let record = containers[id], refreshed(record).state == .exited { return true }
-      try? await Task.sleep(for: .milliseconds(10))
-    }
-    if let record = containers[id] { return refreshed(record).state == .exited }
-    return true
-  }
-
   func cleanupFiles(id: String, layerDirectory: String, bundle: String) {
+    Self.removeFiles(id: id, layerDirectory: layerDirectory, bundle: bundle, socketDirectory: socketDirectory)
+  }
+
+  /// Unmounts the rootfs and deletes the upper dir, the bundle and conmon's socket links.
+  static func removeFiles(id: String, layerDirectory: String, bundle: String, socketDirectory: String) {
     TmpfsMount.unmount("\(layerDirectory)/merged")
     try? FileManager.default.removeItem(atPath: layerDirectory)
     try? FileManager.default.removeItem(atPath: bundle)
@@ -271,11 +236,7 @@ public actor ContainerManager {
   }
 
   func save(_ record: ContainerRecord) throws {
-    let data = try JSONEncoder().encode(record)
-    let path = "\(recordsDirectory)/\(record.id).json"
-    guard FileManager.default.createFile(atPath: path + ".tmp", contents: data), rename(path + ".tmp", path) == 0 else {
-      throw ContainerError.runtimeFailed("cannot write \(path)")
-    }
+    try writeRecord(record, to: recordPath(record.id))
   }
 
   /// Entrypoint and command as Kubernetes combines them with the image's.

@@ -231,6 +231,10 @@ public struct ContainerRecord: Sendable, Equatable, Codable {
   /// The kernel's OOM killer killed a process of the container (conmon's
   /// `oom` file, or the cgroup's `oom_kill` counter): reason `OOMKilled`.
   public var oomKilled = false
+  /// The start time of `pid` (`/proc/<pid>/stat` field 22), to tell the
+  /// container's process from a later one with the same pid; 0 if unknown
+  /// (then the OCI runtime signals it).
+  public var pidStartTime: UInt64 = 0
 
   public var rootfs: String { "\(layerDirectory)/merged" }
 }
@@ -238,7 +242,7 @@ public struct ContainerRecord: Sendable, Equatable, Codable {
 extension ContainerRecord {
   enum CodingKeys: String, CodingKey {
     case id, sandboxID, runtimeHandler, spec, image, state, createdAt, startedAt, finishedAt, exitCode, reason
-    case message, pid, logPath, bundle, layerDirectory, uid, gid, additionalGids, oomKilled
+    case message, pid, logPath, bundle, layerDirectory, uid, gid, additionalGids, oomKilled, pidStartTime
   }
 
   /// Decodes records written by any earlier version (later fields default).
@@ -264,6 +268,7 @@ extension ContainerRecord {
     gid = try c.decodeIfPresent(UInt32.self, forKey: .gid) ?? 0
     additionalGids = try c.decodeIfPresent([UInt32].self, forKey: .additionalGids) ?? []
     oomKilled = try c.decodeIfPresent(Bool.self, forKey: .oomKilled) ?? false
+    pidStartTime = try c.decodeIfPresent(UInt64.self, forKey: .pidStartTime) ?? 0
   }
 }
 

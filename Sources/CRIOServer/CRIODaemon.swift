@@ -48,13 +48,15 @@ public struct CRIODaemon: Sendable {
       let containers: ContainerManager
       do {
         sandboxes = try await SandboxManager(config: config, logger: logger)
-        containers = try ContainerManager(config: config, logger: logger)
+        containers = try await ContainerManager(config: config, logger: logger)
       } catch {
         throw DaemonError.cannotCreateDirectory(path: config.runroot, reason: "\(error)")
       }
       try await serve(
         socketPath: socketPath, runtimeHealth: runtimeHealth, sandboxes: sandboxes, containers: containers,
         puller: puller, signals: signals)
+      // Removed containers whose files are still being released (else the next start would finish them).
+      await containers.settleRemovals()
     } catch {
       try? await puller.client.shutdown()
       throw error

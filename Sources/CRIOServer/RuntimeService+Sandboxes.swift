@@ -62,6 +62,8 @@ extension RuntimeService {
     }
     // Also for a sandbox whose record is gone: its infra container's record may remain.
     await containers.removeInfra(sandbox?.id ?? request.podSandboxID)
+    // Nothing of the pod's containers outlives the pod (their files are released in the background).
+    await containers.settleRemovals(sandboxID: sandbox?.id ?? request.podSandboxID)
     try await sandboxes.remove(request.podSandboxID)
     if let sandbox { events.note(.sandboxRemoved(sandbox)) }
     return Runtime_V1_RemovePodSandboxResponse()

@@ -143,3 +143,26 @@ private func tempDir() throws -> String {
   }
 }
 
+@Suite struct ProcessHandleTests {
+  @Test func readsTheStartTimeAfterANameWithSpacesAndParentheses() {
+    let stat = "42 (a) b (c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10"
+    #expect(ProcessHandle.parseStartTime(stat) == 987_654)
+    #expect(ProcessHandle.parseStartTime("42 (short) S 1") == nil)
+  }
+
+  @Test func signalsAndWaitsForAProcessOnlyWhileItIsTheSameOne() async throws {
+    let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+    defer { close(null) }
+    let child = try ChildProcess(
+      path: "/bin/sleep", argv: ["sleep", "30"], environment: [], stdin: null, stdout: null, stderr: null)
+    let startTime = try #require(ProcessHandle.startTime(of: child.pid))
+    #expect(ProcessHandle(pid: child.pid, startTime: startTime + 1) == nil, "another process's start time")
+    let handle = try #require(ProcessHandle(pid: child.pid, startTime: startTime))
+    #expect(await handle.waitForExit(timeout: .milliseconds(50)) == false)
+    #expect(handle.signal(SIGTERM))
+    #expect(await handle.waitForExit(timeout: .seconds(30)))
+    #expect(ChildProcess.exitCode(await child.wait()) == SIGTERM)
+    #expect(handle.signal(SIGTERM) == false, "reaped: nothing to signal")
+    #expect(ProcessHandle(pid: child.pid, startTime: startTime) == nil)
+  }
+}

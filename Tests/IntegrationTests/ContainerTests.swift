@@ -192,6 +192,48 @@ import Testing
     try await f.images.stop()
   }
 
+  /// RemoveContainer releases the container's runtime state, rootfs and
+  /// bundle in the background, from a record moved aside first: a crio that
+  /// dies before it is done finishes the job on its next start.
+  @Test func aRemovalCutShortByACrashIsFinishedOnTheNextStart() async throws {
+    let f = try await Fixture()
+    let pod = try await f.runPod("crash")
+    let id = try await f.create(pod, name: "doomed", command: ["sleep", "3600"])
+    try await f.start(id)
+    try await f.stop(id, timeout: 0)
+    let owned = [
+      "\(f.dir.path)/run/crio/containers/\(id)", "\(f.dir.root)/overlay-containers/\(id)", "/run/runc/\(id)",
+      "\(f.dir.path)/run/crio/exits/\(id)",
+    ]
+    for path in owned { #expect(FileManager.default.fileExists(atPath: path), "\(path)") }
+    #expect(f.mounts.contains { $0.contains(id) })
+    #expect(try await f.images.daemon.stop(SIGKILL) == SIGKILL)
+    // As if crio died right after RemoveContainer moved the record aside.
+    #expect(rename("\(f.dir.root)/crio/containers/\(id).json", "\(f.dir.root)/crio/removing-containers/\(id).json") == 0)
+    f.images.daemon = try await DaemonProcess.started(in: f.dir)
+    let listed = try await f.call {
+      try await $0.runtime.listContainers(Runtime_V1_ListContainersRequest(), options: $0.options).containers
+    }
+    #expect(!listed.contains { $0.id == id })
+    // The name is free again.
+    let again = try await f.create(pod, name: "doomed", command: ["true"])
+    try await f.remove(again)
+    // RemovePodSandbox returns once the pod's containers are released, the recovered one included.
+    try await f.call {
+      var request = Runtime_V1_StopPodSandboxRequest()
+      request.podSandboxID = pod.0
+      _ = try await $0.runtime.stopPodSandbox(request, options: $0.options)
+      var remove = Runtime_V1_RemovePodSandboxRequest()
+      remove.podSandboxID = pod.0
+      _ = try await $0.runtime.removePodSandbox(remove, options: $0.options)
+    }
+    for path in owned + ["\(f.dir.root)/crio/removing-containers/\(id).json"] {
+      #expect(!FileManager.default.fileExists(atPath: path), "\(path) is left")
+    }
+    #expect(f.mounts.isEmpty, "\(f.mounts)")
+    try await f.images.stop()
+  }
+
   @Test func exitCodesAndListFilters() async throws {
     let f = try await Fixture()
     let pod = try await f.runPod("jobs")

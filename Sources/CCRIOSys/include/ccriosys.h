@@ -98,6 +98,20 @@ int crio_spawn_piped(const char *path, char *const argv[], char *const envp[], i
  * consumed. Returns the bytes written, or -errno (-EPIPE: no reader). */
 long crio_write_all_nosigpipe(int fd, const void *buffer, unsigned long length);
 
+/* pidfd_open(pid, 0): a descriptor that names the process `pid` is now,
+ * whatever the pid names later. Returns it (close-on-exec), or -errno
+ * (-ESRCH: no such process). Works for processes that are not children. */
+int crio_pidfd_open(int pid);
+
+/* pidfd_send_signal(pidfd, sig, NULL, 0). Returns 0 or -errno (-ESRCH: the
+ * process has exited). */
+int crio_pidfd_send_signal(int pidfd, int sig);
+
+/* Waits up to `timeout_ms` (-1: forever) for `fd` to be readable (a pidfd
+ * is once its process has exited). Returns 1 when readable, 0 on timeout,
+ * or -errno. */
+int crio_wait_readable(int fd, int timeout_ms);
+
 /* Mounts an overlay at `target` with `lowerdirs` (colon-separated, top first),
  * `upperdir` and `workdir`. Returns 0 or -errno. */
 int crio_mount_overlay(const char *lowerdirs, const char *upperdir, const char *workdir, const char *target);
