@@ -78,7 +78,8 @@ public actor ContainerManager {
   }
 
   public func inSandbox(_ sandboxID: String) -> [ContainerRecord] {
-    list().filter { $0.sandboxID == sandboxID }
+    // Only the pod's containers are refreshed (each an exit file read).
+    containers.values.filter { $0.sandboxID == sandboxID }.map(refreshed).sorted { $0.createdAt < $1.createdAt }
   }
 
   /// Image IDs some container uses (for RemoveImage).
@@ -126,11 +127,15 @@ public actor ContainerManager {
     let args = Self.arguments(spec: spec, image: image)
     guard !args.isEmpty else { throw ContainerError.invalid("no command: neither the container nor the image \(image.name) names one") }
     let spec = spec.withEffectiveSwap(.current)
-    try BindMounts.validate(
-      spec.mounts, table: MountInfoEntry.current(),
-      recursiveReadOnlySupported: await supportsRecursiveReadOnly(handler: sandbox.spec.runtimeHandler))
+    if !spec.mounts.isEmpty {
+      // The host's mount table is long on a busy node: read only when there is something to check.
+      try BindMounts.validate(
+        spec.mounts, table: MountInfoEntry.current(),
+        recursiveReadOnlySupported: await supportsRecursiveReadOnly(handler: sandbox.spec.runtimeHandler))
+    }
     let id = SandboxManager.newID()
     names[reserved] = id
+    var phases = PhaseTimes()
     let layerDirectory = "\(layersDirectory)/\(id)"
     let bundle = "\(bundlesDirectory)/\(id)"
     do {
@@ -144,6 +149,7 @@ public actor ContainerManager {
       try OverlayMount.mount(
         lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
         target: "\(layerDirectory)/merged")
+      phases.mark("rootfs")
       let user = try ContainerUser.resolve(spec: spec, imageUser: image.user, rootfs: "\(layerDirectory)/merged")
       let logPath = sandbox.spec.logDirectory.isEmpty || spec.logPath.isEmpty
         ? "\(bundle)/container.log" : "\(sandbox.spec.logDirectory)/\(spec.logPath)"
@@ -158,6 +164,7 @@ public actor ContainerManager {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.sortedKeys]
       try encoder.encode(runtimeSpec).write(to: URL(fileURLWithPath: "\(bundle)/config.json"))
+      phases.mark("spec")
       let handler = try runtimeHandler(sandbox.spec.runtimeHandler)
       let pid = try await ConmonLauncher.create(
         .init(
@@ -171,9 +178,12 @@ public actor ContainerManager {
         reason: "", message: "", pid: pid, logPath: logPath, bundle: bundle, layerDirectory: layerDirectory,
         uid: user.uid, gid: user.gid, additionalGids: user.additionalGids,
         pidStartTime: ProcessHandle.startTime(of: pid) ?? 0)
+      phases.mark("conmon_runtime_create")
       containers[id] = record
       try save(record)
+      phases.mark("record")
       logger.info("Created container", metadata: ["id": "\(id)", "name": "\(reserved)"])
+      logger.debug("Create phases", metadata: ["id": "\(id)", "phases": "\(phases.summary)"])
       return record
     } catch {
       if let handler = try? runtimeHandler(sandbox.spec.runtimeHandler) {
