@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -289,6 +293,100 @@ int crio_spawn_with_fds_in(const char *directory, const char *path, char *const 
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     return rc == 0 ? (int)pid : -rc;
+}
+
+int crio_spawn_piped(const char *path, char *const argv[], char *const envp[], int in, int out, int err) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc != 0) return -rc;
+    posix_spawnattr_init(&attr);
+    /* The daemon's threads block signals and ignore SIGPIPE: none of that
+     * may reach a helper (or, through runc exec, a container's process). */
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    /* Moved above 2 first, so the dup2s below cannot clobber one another's
+     * source (a caller's descriptor may itself be 0, 1 or 2). The copies
+     * are closed by closefrom, or (older glibc) were close-on-exec. */
+    int fds[3] = {in, out, err};
+    int moved[3];
+    for (int i = 0; i < 3; i++) {
+        moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+        if (moved[i] < 0) {
+            int e = errno;
+            for (int j = 0; j < i; j++) close(moved[j]);
+            posix_spawn_file_actions_destroy(&actions);
+            posix_spawnattr_destroy(&attr);
+            return -e;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        posix_spawn_file_actions_adddup2(&actions, moved[i], i);
+    }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+#endif
+    pid_t pid = 0;
+    rc = posix_spawn(&pid, path, &actions, &attr, argv, envp);
+    for (int i = 0; i < 3; i++) close(moved[i]);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return rc == 0 ? (int)pid : -rc;
+}
+
+long crio_write_all_nosigpipe(int fd, const void *buffer, unsigned long length) {
+    /* A reader that is gone raises SIGPIPE for this thread: keep it blocked
+     * while writing and take it back, so it neither kills the daemon nor
+     * stays pending. */
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    const char *bytes = buffer;
+    unsigned long done = 0;
+    long result = 0;
+    while (done < length) {
+        ssize_t n = write(fd, bytes + done, length - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            result = -errno;
+            break;
+        }
+        done += (unsigned long)n;
+    }
+    if (result == -EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_only, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return result < 0 ? result : (long)done;
+}
+
+int crio_pidfd_open(int pid) {
+    long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int crio_pidfd_send_signal(int pidfd, int sig) {
+    return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
+int crio_wait_readable(int fd, int timeout_ms) {
+    struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+    for (;;) {
+        int n = poll(&p, 1, timeout_ms);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -errno;
+        return n > 0 ? 1 : 0;
+    }
 }
 
 int crio_mount_overlay(const char *lowerdirs, const char *upperdir, const char *workdir, const char *target) {

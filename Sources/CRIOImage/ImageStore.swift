@@ -90,7 +90,7 @@ public actor ImageStore {
       throw ImageStoreError.io("cannot create layer directory \(target): \(error.localizedDescription)")
     }
     layers[record.chainID] = record
-    try saveIndexes()
+    try saveIndexes(images: false)
   }
 
   /// Records a pulled image: writes its manifest and config blobs, gives it
@@ -119,7 +119,7 @@ public actor ImageStore {
     }
     record.pulledAt = candidate.pulledAt
     images[record.id] = record
-    try saveIndexes()
+    try saveIndexes(layers: false)
     return record
   }
 
@@ -140,12 +140,16 @@ public actor ImageStore {
     {
       image.repoTags.removeAll { $0 == tagged }
       images[image.id] = image
-      try saveIndexes()
+      try saveIndexes(layers: false)
       return .untagged(tagged)
     }
     guard !inUse(image.id) else { throw ImageStoreError.imageInUse(name) }
     images[image.id] = nil
-    try saveIndexes()
+    // One write of the indexes, without the image and the layers it alone used; the directories go after.
+    let used = Set(images.values.flatMap(\.layers))
+    let unused = layers.keys.filter { !used.contains($0) }
+    for chainID in unused { layers[chainID] = nil }
+    try saveIndexes(layers: !unused.isEmpty)
     Failpoint.imageRemoveAfterIndex.hit()
     try removeUnreferencedLayers()
     let stillUsed = Set(images.values.flatMap { [$0.manifestDigest, $0.configDigest] })
@@ -194,12 +198,17 @@ public actor ImageStore {
     try Self.atomicWrite(data, to: path, staging: layout.stagingDir)
   }
 
-  private func saveIndexes() throws {
+  /// Writes the indexes that changed (each an fsync'd atomic write).
+  private func saveIndexes(images saveImages: Bool = true, layers saveLayers: Bool = true) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     do {
-      try Self.atomicWrite(encoder.encode(images.values.sorted { $0.id < $1.id }), to: layout.imagesIndex, staging: layout.stagingDir)
-      try Self.atomicWrite(encoder.encode(layers.values.sorted { $0.chainID < $1.chainID }), to: layout.layersIndex, staging: layout.stagingDir)
+      if saveImages {
+        try Self.atomicWrite(encoder.encode(images.values.sorted { $0.id < $1.id }), to: layout.imagesIndex, staging: layout.stagingDir)
+      }
+      if saveLayers {
+        try Self.atomicWrite(encoder.encode(layers.values.sorted { $0.chainID < $1.chainID }), to: layout.layersIndex, staging: layout.stagingDir)
+      }
     } catch let error as ImageStoreError {
       throw error
     } catch {

@@ -22,6 +22,9 @@ public actor ContainerManager {
   let journal: OperationJournal
   var containers: [String: ContainerRecord] = [:]
   var names: [String: String] = [:]
+  /// Removed containers whose files are still being released (ContainerRemoval.swift).
+  var removals: [String: PendingRemoval] = [:]
+  let removingDirectory: String
   /// Infra containers by sandbox ID (see InfraContainer.swift); not containers the CRI lists.
   var infraContainers: [String: ContainerRecord] = [:]
   /// Told once about each container the OOM killer stopped: when its record
@@ -31,7 +34,7 @@ public actor ContainerManager {
 
   public init(
     config: CRIOConfiguration, logger: Logger, onOOMKill: @escaping @Sendable (ContainerRecord) -> Void = { _ in }
-  ) throws {
+  ) async throws {
     self.config = config
     self.logger = logger
     self.onOOMKill = onOOMKill
@@ -43,7 +46,8 @@ public actor ContainerManager {
     infraDirectory = "\(config.root)/crio/infra-containers"
     journal = OperationJournal(root: config.root)
     try journal.prepare()
-    for dir in [recordsDirectory, bundlesDirectory, exitDirectory, socketDirectory, layersDirectory, infraDirectory] {
+    removingDirectory = "\(config.root)/crio/removing-containers"
+    for dir in [recordsDirectory, bundlesDirectory, exitDirectory, socketDirectory, layersDirectory, infraDirectory, removingDirectory] {
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
     let files = (try? FileManager.default.contentsOfDirectory(atPath: recordsDirectory)) ?? []
@@ -60,6 +64,7 @@ public actor ContainerManager {
       else { continue }
       infraContainers[record.sandboxID] = record
     }
+    resumeRemovals()
   }
 
   static func reservedName(_ spec: ContainerSpec, sandboxID: String) -> String {
@@ -83,12 +88,15 @@ public actor ContainerManager {
   }
 
   public func inSandbox(_ sandboxID: String) -> [ContainerRecord] {
-    list().filter { $0.sandboxID == sandboxID }
+    // Only the pod's containers are refreshed (each an exit file read).
+    containers.values.filter { $0.sandboxID == sandboxID }.map(refreshed).sorted { $0.createdAt < $1.createdAt }
   }
 
   /// Image IDs some container uses (for RemoveImage).
-  public func imagesInUse() -> Set<String> {
-    Set(containers.values.map(\.image.id)).union(infraContainers.values.map(\.image.id))
+  public func imagesInUse() async -> Set<String> {
+    // A removed container's rootfs stays mounted on the image's layers until released.
+    await settleRemovals()
+    return Set(containers.values.map(\.image.id)).union(infraContainers.values.map(\.image.id))
   }
 
   /// A record updated from conmon's exit file.
@@ -131,11 +139,15 @@ public actor ContainerManager {
     let args = Self.arguments(spec: spec, image: image)
     guard !args.isEmpty else { throw ContainerError.invalid("no command: neither the container nor the image \(image.name) names one") }
     let spec = spec.withEffectiveSwap(.current)
-    try BindMounts.validate(
-      spec.mounts, table: MountInfoEntry.current(),
-      recursiveReadOnlySupported: await supportsRecursiveReadOnly(handler: sandbox.spec.runtimeHandler))
+    if !spec.mounts.isEmpty {
+      // The host's mount table is long on a busy node: read only when there is something to check.
+      try BindMounts.validate(
+        spec.mounts, table: MountInfoEntry.current(),
+        recursiveReadOnlySupported: await supportsRecursiveReadOnly(handler: sandbox.spec.runtimeHandler))
+    }
     let id = SandboxManager.newID()
     names[reserved] = id
+    var phases = PhaseTimes()
     let layerDirectory = "\(layersDirectory)/\(id)"
     let bundle = "\(bundlesDirectory)/\(id)"
     let ticket: OperationJournal.Ticket
@@ -158,6 +170,7 @@ public actor ContainerManager {
         lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
         target: "\(layerDirectory)/merged")
       Failpoint.containerCreateAfterRootfs.hit()
+      phases.mark("rootfs")
       let user = try ContainerUser.resolve(spec: spec, imageUser: image.user, rootfs: "\(layerDirectory)/merged")
       let logPath = sandbox.spec.logDirectory.isEmpty || spec.logPath.isEmpty
         ? "\(bundle)/container.log" : "\(sandbox.spec.logDirectory)/\(spec.logPath)"
@@ -172,6 +185,7 @@ public actor ContainerManager {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.sortedKeys]
       try encoder.encode(runtimeSpec).write(to: URL(fileURLWithPath: "\(bundle)/config.json"))
+      phases.mark("spec")
       let handler = try runtimeHandler(sandbox.spec.runtimeHandler)
       let pid = try await ConmonLauncher.create(
         .init(
@@ -185,11 +199,15 @@ public actor ContainerManager {
         createdAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000), startedAt: 0, finishedAt: 0, exitCode: 0,
         reason: "", message: "", pid: pid, logPath: logPath, bundle: bundle, layerDirectory: layerDirectory,
         uid: user.uid, gid: user.gid, additionalGids: user.additionalGids,
-        fullName: ContainerRecord.fullName(spec, pod: sandbox.spec))
+        fullName: ContainerRecord.fullName(spec, pod: sandbox.spec),
+        pidStartTime: ProcessHandle.startTime(of: pid) ?? 0)
+      phases.mark("conmon_runtime_create")
       containers[id] = record
       try save(record)
+      phases.mark("record")
       Failpoint.containerCreateAfterRecord.hit()
       logger.info("Created container", metadata: ["id": "\(id)", "name": "\(reserved)"])
+      logger.debug("Create phases", metadata: ["id": "\(id)", "phases": "\(phases.summary)"])
       return record
     } catch {
       if let handler = try? runtimeHandler(sandbox.spec.runtimeHandler) {
@@ -218,54 +236,12 @@ public actor ContainerManager {
     try save(record)
   }
 
-  /// Stops the container: its stop signal, then SIGKILL after `timeout`
-  /// seconds. Unknown and already stopped containers are fine.
-  public func stop(_ idOrPrefix: String, timeout: Int64) async throws {
-    guard let record = try find(idOrPrefix), record.state != .exited else { return }
-    let handler = try runtimeHandler(handlerName(record))
-    let runtime = OCIRuntimeCommand(path: handler.path, root: handler.root)
-    if record.state == .running && timeout > 0 {
-      let signal = record.image.stopSignal.isEmpty ? "TERM" : record.image.stopSignal
-      await runtime.kill(record.id, signal: signal)
-      Failpoint.containerStopAfterSignal.hit()
-      if await waitForExit(record.id, seconds: Double(timeout)) { return }
-    }
-    await runtime.kill(record.id, signal: "KILL")
-    if !(await waitForExit(record.id, seconds: 10)) && record.state == .created {
-      // A created container that never started has no conmon exit to wait for.
-      var updated = record
-      updated.state = .exited
-      updated.exitCode = 137
-      updated.reason = "Error"
-      updated.finishedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
-      containers[record.id] = updated
-      try save(updated)
-    }
-  }
-
-  /// Stops and removes the container: runtime state, rootfs, bundle, exit
-  /// file, record. A journal entry lets a restart finish a removal the
-  /// daemon died in. Unknown IDs succeed.
-  public func remove(_ idOrPrefix: String) async throws {
-    guard let record = try find(idOrPrefix) else { return }
-    let ticket = try journal.begin(.removeContainer, id: record.id, sandboxID: record.sandboxID)
-    defer { journal.end(ticket) }
-    try await stop(record.id, timeout: 0)
-    await purge(record.id)
-    logger.info("Removed container", metadata: ["id": "\(record.id)"])
-  }
-
-  private func waitForExit(_ id: String, seconds: Double) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while ContinuousClock.now < deadline {
-      if let record = containers[id], refreshed(record).state == .exited { return true }
-      try? await Task.sleep(for: .milliseconds(10))
-    }
-    if let record = containers[id] { return refreshed(record).state == .exited }
-    return true
-  }
-
   func cleanupFiles(id: String, layerDirectory: String, bundle: String) {
+    Self.removeFiles(id: id, layerDirectory: layerDirectory, bundle: bundle, socketDirectory: socketDirectory)
+  }
+
+  /// Unmounts the rootfs and deletes the upper dir, the bundle and conmon's socket links.
+  static func removeFiles(id: String, layerDirectory: String, bundle: String, socketDirectory: String) {
     TmpfsMount.unmount("\(layerDirectory)/merged")
     try? FileManager.default.removeItem(atPath: layerDirectory)
     try? FileManager.default.removeItem(atPath: bundle)
@@ -298,11 +274,7 @@ public actor ContainerManager {
   }
 
   func save(_ record: ContainerRecord) throws {
-    let data = try JSONEncoder().encode(record)
-    let path = "\(recordsDirectory)/\(record.id).json"
-    guard FileManager.default.createFile(atPath: path + ".tmp", contents: data), rename(path + ".tmp", path) == 0 else {
-      throw ContainerError.runtimeFailed("cannot write \(path)")
-    }
+    try writeRecord(record, to: recordPath(record.id))
   }
 
   /// Entrypoint and command as Kubernetes combines them with the image's.

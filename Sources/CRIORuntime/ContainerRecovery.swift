@@ -13,22 +13,39 @@ extension ContainerManager {
   func purge(_ id: String) async {
     let infraEntry = infraContainers.first { $0.value.id == id }
     let record = containers[id] ?? infraEntry?.value
-    let bundle = record?.bundle ?? "\(bundlesDirectory)/\(id)"
-    for handler in purgeHandlers(record) {
-      await OCIRuntimeCommand(path: handler.path, root: handler.root).delete(id)
-    }
-    Failpoint.containerRemoveAfterRuntime.hit()
-    await stopConmon(bundle: bundle, id: id)
-    cleanupFiles(id: id, layerDirectory: record?.layerDirectory ?? "\(layersDirectory)/\(id)", bundle: bundle)
-    Failpoint.containerRemoveAfterFiles.hit()
-    unlink("\(exitDirectory)/\(id)")
-    unlink("\(recordsDirectory)/\(id).json")
+    var phases = PhaseTimes()
+    await releaseResources(id: id, record: record, phases: &phases)
+    unlink(recordPath(id))
+    unlink(removalPath(id))
     unlink("\(infraDirectory)/\(id).json")
     if let record = containers[id] {
       names[Self.reservedName(record.spec, sandboxID: record.sandboxID)] = nil
       containers[id] = nil
     }
     if let sandboxID = infraEntry?.key { infraContainers[sandboxID] = nil }
+  }
+
+  /// Releases what container `id` owns on the host, not its record: the
+  /// runtime's state (and process, and cgroup), conmon, the rootfs mount and
+  /// upper dir, the bundle, conmon's socket links and the exit file. The
+  /// file work runs off the cooperative pool (an overlay unmount syncs).
+  func releaseResources(id: String, record: ContainerRecord?, phases: inout PhaseTimes) async {
+    let bundle = record?.bundle ?? "\(bundlesDirectory)/\(id)"
+    for handler in purgeHandlers(record) {
+      await OCIRuntimeCommand(path: handler.path, root: handler.root).delete(id)
+    }
+    phases.mark("runtime_delete")
+    Failpoint.containerRemoveAfterRuntime.hit()
+    await stopConmon(bundle: bundle, id: id)
+    let (layerDirectory, socketDirectory, exitFile) = (
+      record?.layerDirectory ?? "\(layersDirectory)/\(id)", socketDirectory, "\(exitDirectory)/\(id)"
+    )
+    await OffPool.run {
+      Self.removeFiles(id: id, layerDirectory: layerDirectory, bundle: bundle, socketDirectory: socketDirectory)
+      unlink(exitFile)
+    }
+    phases.mark("files")
+    Failpoint.containerRemoveAfterFiles.hit()
   }
 
   /// The runtimes to delete a container with: its own, or (no record) every configured one.

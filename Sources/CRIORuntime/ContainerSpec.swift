@@ -235,6 +235,10 @@ public struct ContainerRecord: Sendable, Equatable, Codable {
   /// (`crio status containers`, the OOM metrics' `name` label). Records of
   /// earlier versions have none: see `displayName`.
   public var fullName = ""
+  /// The start time of `pid` (`/proc/<pid>/stat` field 22), to tell the
+  /// container's process from a later one with the same pid; 0 if unknown
+  /// (then the OCI runtime signals it).
+  public var pidStartTime: UInt64 = 0
 
   public var rootfs: String { "\(layerDirectory)/merged" }
 }
@@ -242,7 +246,7 @@ public struct ContainerRecord: Sendable, Equatable, Codable {
 extension ContainerRecord {
   enum CodingKeys: String, CodingKey {
     case id, sandboxID, runtimeHandler, spec, image, state, createdAt, startedAt, finishedAt, exitCode, reason
-    case message, pid, logPath, bundle, layerDirectory, uid, gid, additionalGids, oomKilled, fullName
+    case message, pid, logPath, bundle, layerDirectory, uid, gid, additionalGids, oomKilled, fullName, pidStartTime
   }
 
   /// CRI-O's name of the container when the record has it, else the name crio reserves for it.
@@ -279,6 +283,7 @@ extension ContainerRecord {
     additionalGids = try c.decodeIfPresent([UInt32].self, forKey: .additionalGids) ?? []
     oomKilled = try c.decodeIfPresent(Bool.self, forKey: .oomKilled) ?? false
     fullName = try c.decodeIfPresent(String.self, forKey: .fullName) ?? ""
+    pidStartTime = try c.decodeIfPresent(UInt64.self, forKey: .pidStartTime) ?? 0
   }
 }
 

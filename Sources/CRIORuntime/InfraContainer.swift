@@ -80,7 +80,7 @@ extension ContainerManager {
         id: id, sandboxID: sandbox.id, runtimeHandler: sandbox.spec.runtimeHandler, spec: spec, image: image,
         state: .created, createdAt: now, startedAt: 0, finishedAt: 0, exitCode: 0, reason: "", message: "", pid: pid,
         logPath: "\(bundle)/infra.log", bundle: bundle, layerDirectory: layerDirectory, uid: user.uid, gid: user.gid,
-        additionalGids: user.additionalGids)
+        additionalGids: user.additionalGids, pidStartTime: ProcessHandle.startTime(of: pid) ?? 0)
       infraContainers[sandbox.id] = record
       try saveInfra(record)
       try await runtime.start(id)
@@ -104,14 +104,11 @@ extension ContainerManager {
   /// its SIGTERM handler yet) and waits for conmon to see it exit.
   public func stopInfra(_ sandboxID: String) async {
     guard let record = infraContainer(sandboxID), record.state != .exited else { return }
+    let process = record.state == .running ? ProcessHandle(pid: record.pid, startTime: record.pidStartTime) : nil
     if let handler = try? runtimeHandler(record.runtimeHandler) {
-      await OCIRuntimeCommand(path: handler.path, root: handler.root).kill(record.id, signal: "KILL")
+      await Self.send("KILL", to: record.id, process: process, runtime: OCIRuntimeCommand(path: handler.path, root: handler.root))
     }
-    let deadline = ContinuousClock.now + .seconds(10)
-    while ContinuousClock.now < deadline {
-      if infraContainer(sandboxID)?.state == .exited { break }
-      try? await Task.sleep(for: .milliseconds(10))
-    }
+    _ = await waitForExit(process: process, seconds: 10, exited: { infraContainer(sandboxID)?.state == .exited })
     guard var stopped = infraContainers[sandboxID], stopped.state != .exited else { return }
     // Never started, or conmon is gone: nothing will write the exit file.
     stopped.state = .exited

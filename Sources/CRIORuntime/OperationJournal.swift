@@ -16,7 +16,6 @@ public struct OperationJournal: Sendable {
     case stopSandbox = "stop-sandbox"
     case removeSandbox = "remove-sandbox"
     case createContainer = "create-container"
-    case removeContainer = "remove-container"
   }
 
   public struct Entry: Codable, Sendable, Equatable {

@@ -12,7 +12,8 @@ import Logging
 ///    process or namespace survived, so every sandbox and container is
 ///    removed, releasing what outlives a reboot (IP allocations, rootfs
 ///    directories, records), as CRI-O's `internal_wipe` does. Images stay.
-/// 2. **Orphans.** Container IDs that own something (rootfs, bundle, exit
+/// 2. **Removals and orphans.** Removals a previous daemon began (their
+///    records moved to `removing-containers/`) are finished. Container IDs that own something (rootfs, bundle, exit
 ///    file, runtime state) without a record are released.
 /// 3. **The journal.** An operation the daemon died in is rolled back (a
 ///    creation) or carried through (a stop, a removal).
@@ -61,6 +62,8 @@ public struct RuntimeRecovery: Sendable {
       for id in containerIDs { await containers.purge(id) }
       for id in sandboxIDs { await purgeSandbox(id) }
     }
+    // Removals a previous daemon left half done (their records are tombstones) finish first.
+    await containers.settleRemovals()
     for id in await containers.unrecordedIDs() {
       report.orphans.append(id)
       logger.warning("Releasing what an unrecorded container owned", metadata: ["id": "\(id)"])
@@ -104,7 +107,7 @@ public struct RuntimeRecovery: Sendable {
       for container in await containers.inSandbox(entry.id) { await containers.purge(container.id) }
       await containers.removeInfra(entry.id)
       await purgeSandbox(entry.id)
-    case .createContainer, .removeContainer:
+    case .createContainer:
       await containers.purge(entry.id)
     }
   }

@@ -49,7 +49,7 @@ public struct CRIODaemon: Sendable {
       let containers: ContainerManager
       do {
         sandboxes = try await SandboxManager(config: config, logger: logger)
-        containers = try ContainerManager(
+        containers = try await ContainerManager(
           config: config, logger: logger,
           onOOMKill: { record in metrics?.recordOOMKill(containerName: record.displayName) })
       } catch {
@@ -70,6 +70,8 @@ public struct CRIODaemon: Sendable {
       try await serve(
         socketPath: socketPath, runtimeHealth: runtimeHealth, sandboxes: sandboxes, containers: containers,
         puller: puller, metrics: metrics, signals: signals)
+      // Removed containers whose files are still being released (else the next start would finish them).
+      await containers.settleRemovals()
     } catch {
       try? await puller.client.shutdown()
       throw error

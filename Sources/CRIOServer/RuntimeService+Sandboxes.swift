@@ -76,6 +76,8 @@ extension RuntimeService {
         events.note(.removed(container))
       }
       await containers.removeInfra(sandbox.id)
+      // Nothing of the pod's containers outlives the pod (their files are released in the background).
+      await containers.settleRemovals(sandboxID: sandbox.id)
     }
     // A sandbox without a record has nothing of its own, but its infra container's record may remain.
     if sandbox == nil { await containers.removeInfra(request.podSandboxID) }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Synchronization
 
 /// Runs a helper program (a `--version` probe, a CNI plugin, `runc exec`) to
@@ -35,82 +36,58 @@ public enum ProcessRunner {
     _ path: String, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil,
     timeout: Double = 10, killOnCancel: Bool = false, onTimeout: (@Sendable () -> Void)? = nil
   ) async throws -> Result {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let stdout = Pipe()
-    let stderr = Pipe()
-    let stdin = input == nil ? nil : Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
-    process.standardInput = stdin ?? FileHandle.nullDevice
-    let exit = ExitSignal()
-    process.terminationHandler = { _ in exit.signal() }
+    let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+    let child: ChildProcess
+    let stdout: (read: Int32, write: Int32)
+    let stderr: (read: Int32, write: Int32)
+    var stdinWrite: Int32 = -1
     do {
-      try process.run()
+      stdout = try makePipe()
+      defer { close(stdout.write) }
+      do {
+        stderr = try makePipe()
+      } catch {
+        close(stdout.read)
+        throw error
+      }
+      defer { close(stderr.write) }
+      let stdin = input == nil ? (read: open("/dev/null", O_RDONLY | O_CLOEXEC), write: Int32(-1)) : try makePipe()
+      defer { close(stdin.read) }
+      do {
+        child = try ChildProcess(
+          path: path, argv: [path] + arguments, environment: env, stdin: stdin.read, stdout: stdout.write,
+          stderr: stderr.write)
+      } catch {
+        for fd in [stdout.read, stderr.read, stdin.write] where fd >= 0 { close(fd) }
+        throw error
+      }
+      stdinWrite = stdin.write
     } catch {
-      throw Failure.cannotStart(path: path, reason: error.localizedDescription)
+      throw Failure.cannotStart(path: path, reason: "\(error)")
     }
-    if let input, let stdin {
-      let writer = stdin.fileHandleForWriting
-      try? writer.write(contentsOf: input)
-      try? writer.close()
-    }
-    // Blocking reads run on Dispatch threads, never on the cooperative pool.
-    let outReader = Task { await BlockingRead.toEnd(stdout.fileHandleForReading) }
-    let errReader = Task { await BlockingRead.toEnd(stderr.fileHandleForReading) }
-    let pid = process.processIdentifier
+    // Blocking reads and writes run on Dispatch threads, never on the cooperative pool.
+    if let input, stdinWrite >= 0 { BlockingIO.writeAll(input, to: stdinWrite) }
+    async let out = BlockingIO.readToEnd(stdout.read)
+    async let err = BlockingIO.readToEnd(stderr.read)
     let watchdog = Task {
       try await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
       onTimeout?()
-      kill(pid, SIGKILL)
+      child.kill(SIGKILL)
     }
-    await withTaskCancellationHandler {
-      await exit.wait()
+    let status = await withTaskCancellationHandler {
+      await child.wait()
     } onCancel: {
       if killOnCancel {
         onTimeout?()
-        kill(pid, SIGKILL)
+        child.kill(SIGKILL)
       }
     }
     watchdog.cancel()
-    let out = await outReader.value
-    let err = await errReader.value
-    // Closed explicitly: left to deallocation, the read ends leaked (one
-    // descriptor per run, until the daemon ran out).
-    try? stdout.fileHandleForReading.close()
-    try? stderr.fileHandleForReading.close()
+    let (stdoutData, stderrData) = await (out, err)
     // The watchdog's sleep only completes (rather than being cancelled) when it fired.
     if case .success = await watchdog.result {
       throw Failure.timedOut(path: path, seconds: timeout)
     }
-    return Result(exitCode: process.terminationStatus, stdout: out, stderr: err)
-  }
-}
-
-/// Resumes one waiter when a child exits, whether the exit comes before or
-/// after the wait starts. Deliberately blind to cancellation.
-final class ExitSignal: Sendable {
-  private let state = Mutex<(exited: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
-
-  func signal() {
-    let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-      state.exited = true
-      defer { state.waiter = nil }
-      return state.waiter
-    }
-    waiter?.resume()
-  }
-
-  func wait() async {
-    await withCheckedContinuation { continuation in
-      let resumeNow = state.withLock { state -> Bool in
-        if state.exited { return true }
-        state.waiter = continuation
-        return false
-      }
-      if resumeNow { continuation.resume() }
-    }
+    return Result(exitCode: ChildProcess.exitCode(status), stdout: stdoutData, stderr: stderrData)
   }
 }

@@ -89,6 +89,38 @@ private func tempDir() throws -> String {
     }
   }
 
+  /// The daemon's threads block signals and crio ignores some: a helper
+  /// (and, through runc exec, a container's process) must start with none
+  /// blocked and every disposition at its default.
+  @Test func childrenStartWithNoBlockedOrIgnoredSignals() async throws {
+    let previous = signal(SIGPIPE, SIG_IGN)
+    defer { signal(SIGPIPE, previous) }
+    let own = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+    #expect(Self.mask("SigIgn", in: own).map { $0 & (1 << (UInt64(SIGPIPE) - 1)) != 0 } == true, "premise: crio ignores SIGPIPE")
+    let result = try await ProcessRunner.run("/bin/cat", ["/proc/self/status"])
+    #expect(result.exitCode == 0)
+    let status = String(decoding: result.stdout, as: UTF8.self)
+    #expect(Self.mask("SigBlk", in: status) == 0, "\(status)")
+    #expect(Self.mask("SigIgn", in: status).map { $0 & ~Self.glibcInternal } == 0, "\(status)")
+  }
+
+  /// Signals 32 and 33, glibc's own (thread cancellation, setxid): its
+  /// posix_spawn leaves them ignored in every child, and no program can
+  /// use them through glibc (SIGRTMIN is 34).
+  static let glibcInternal: UInt64 = (1 << 31) | (1 << 32)
+
+  @Test func passesInputEnvironmentAndExitSignals() async throws {
+    let echoed = try await ProcessRunner.run("/bin/sh", ["-c", "cat; echo \"$GREETING\""], environment: ["GREETING": "hi"], input: Data("in\n".utf8))
+    #expect(String(decoding: echoed.stdout, as: UTF8.self) == "in\nhi\n")
+    let killed = try await ProcessRunner.run("/bin/sh", ["-c", "kill -TERM $$"])
+    #expect(killed.exitCode == SIGTERM)
+  }
+
+  static func mask(_ field: String, in status: String) -> UInt64? {
+    status.split(separator: "\n").first { $0.hasPrefix("\(field):") }
+      .flatMap { UInt64($0.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces), radix: 16) }
+  }
+
   @Test func reportsAProgramThatCannotStart() async throws {
     await #expect(throws: ProcessRunner.Failure.self) {
       try await ProcessRunner.run("/nonexistent/program", [])
@@ -108,5 +140,29 @@ private func tempDir() throws -> String {
     #expect(FileIdentity(path: file) == nil)
     try "second".write(toFile: file, atomically: false, encoding: .utf8)
     #expect(FileIdentity(path: file) != first)
+  }
+}
+
+@Suite struct ProcessHandleTests {
+  @Test func readsTheStartTimeAfterANameWithSpacesAndParentheses() {
+    let stat = "42 (a) b (c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10"
+    #expect(ProcessHandle.parseStartTime(stat) == 987_654)
+    #expect(ProcessHandle.parseStartTime("42 (short) S 1") == nil)
+  }
+
+  @Test func signalsAndWaitsForAProcessOnlyWhileItIsTheSameOne() async throws {
+    let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+    defer { close(null) }
+    let child = try ChildProcess(
+      path: "/bin/sleep", argv: ["sleep", "30"], environment: [], stdin: null, stdout: null, stderr: null)
+    let startTime = try #require(ProcessHandle.startTime(of: child.pid))
+    #expect(ProcessHandle(pid: child.pid, startTime: startTime + 1) == nil, "another process's start time")
+    let handle = try #require(ProcessHandle(pid: child.pid, startTime: startTime))
+    #expect(await handle.waitForExit(timeout: .milliseconds(50)) == false)
+    #expect(handle.signal(SIGTERM))
+    #expect(await handle.waitForExit(timeout: .seconds(30)))
+    #expect(ChildProcess.exitCode(await child.wait()) == SIGTERM)
+    #expect(handle.signal(SIGTERM) == false, "reaped: nothing to signal")
+    #expect(ProcessHandle(pid: child.pid, startTime: startTime) == nil)
   }
 }

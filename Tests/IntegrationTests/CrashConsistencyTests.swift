@@ -63,8 +63,10 @@ import Testing
     }
     let before = fixture.inventory
 
-    // The operation, which the failpoint cuts short.
-    await #expect(throws: (any Error).self, "\(failpoint.rawValue) was not reached") {
+    // The operation, which the failpoint cuts short. It fails (the daemon
+    // died under it), or returns first when the failpoint is in work it
+    // finishes in the background (a container's release after RemoveContainer).
+    do {
       switch operation {
       case .runSandbox: _ = try await fixture.runPod("crash", hostPort: hostPort)
       case .stopSandbox: try await fixture.stopPod(pod)
@@ -76,7 +78,8 @@ import Testing
       case .pullImage: _ = try await fixture.images.pull(NodeFixture.extra)
       case .removeImage: try await fixture.removeImage(NodeFixture.extra)
       }
-    }
+      #expect(operation == .removeContainer, "\(failpoint.rawValue): the operation returned although the daemon was to die in it")
+    } catch {}
     #expect(try await fixture.images.daemon.waitForExit() == SIGKILL)
     #expect(fixture.images.daemon.log.contains("failpoint \(failpoint.rawValue) reached"))
 

@@ -84,6 +84,34 @@ int crio_spawn_with_fds(const char *path, char *const argv[], char *const envp[]
 int crio_spawn_with_fds_in(const char *directory, const char *path, char *const argv[], char *const envp[],
                            const int *fds, int nfds);
 
+/* Starts `path` with `argv` and `envp` (NULL-terminated), with `in`, `out`
+ * and `err` as its descriptors 0, 1 and 2 and no other descriptor, an empty
+ * signal mask and every signal at its default disposition (posix_spawn with
+ * POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF; glibc's own signals 32
+ * and 33, which no program can use through glibc, stay ignored, as glibc's
+ * posix_spawn leaves them in every child). Same session as the caller.
+ * Returns the child's pid, or -errno (an exec failure included). */
+int crio_spawn_piped(const char *path, char *const argv[], char *const envp[], int in, int out, int err);
+
+/* Writes all `length` bytes to `fd` (retrying short writes and EINTR) with
+ * SIGPIPE blocked in the calling thread; a SIGPIPE the write raised is
+ * consumed. Returns the bytes written, or -errno (-EPIPE: no reader). */
+long crio_write_all_nosigpipe(int fd, const void *buffer, unsigned long length);
+
+/* pidfd_open(pid, 0): a descriptor that names the process `pid` is now,
+ * whatever the pid names later. Returns it (close-on-exec), or -errno
+ * (-ESRCH: no such process). Works for processes that are not children. */
+int crio_pidfd_open(int pid);
+
+/* pidfd_send_signal(pidfd, sig, NULL, 0). Returns 0 or -errno (-ESRCH: the
+ * process has exited). */
+int crio_pidfd_send_signal(int pidfd, int sig);
+
+/* Waits up to `timeout_ms` (-1: forever) for `fd` to be readable (a pidfd
+ * is once its process has exited). Returns 1 when readable, 0 on timeout,
+ * or -errno. */
+int crio_wait_readable(int fd, int timeout_ms);
+
 /* Mounts an overlay at `target` with `lowerdirs` (colon-separated, top first),
  * `upperdir` and `workdir`. Returns 0 or -errno. */
 int crio_mount_overlay(const char *lowerdirs, const char *upperdir, const char *workdir, const char *target);
