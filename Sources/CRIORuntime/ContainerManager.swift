@@ -24,6 +24,9 @@ public actor ContainerManager {
   var names: [String: String] = [:]
   /// Infra containers by sandbox ID (see InfraContainer.swift); not containers the CRI lists.
   var infraContainers: [String: ContainerRecord] = [:]
+  /// Image IDs (the image and its image volumes) of containers being
+  /// created, by container ID: in use before the record exists.
+  var creatingImages: [String: Set<String>] = [:]
   /// Told once about each container the OOM killer stopped: when its record
   /// first turns exited with an OOM kill (see `refreshed`), never again, also
   /// not after a restart finds the record already exited.
@@ -86,9 +89,12 @@ public actor ContainerManager {
     list().filter { $0.sandboxID == sandboxID }
   }
 
-  /// Image IDs some container uses (for RemoveImage).
+  /// Image IDs some container uses (for RemoveImage): its image, its image
+  /// volumes, also while it is being created.
   public func imagesInUse() -> Set<String> {
-    Set(containers.values.map(\.image.id)).union(infraContainers.values.map(\.image.id))
+    Set(containers.values.flatMap { [$0.image.id] + $0.spec.mounts.compactMap(\.image?.id) })
+      .union(infraContainers.values.map(\.image.id))
+      .union(creatingImages.values.joined())
   }
 
   /// A record updated from conmon's exit file.
@@ -130,9 +136,12 @@ public actor ContainerManager {
     if let existing = names[reserved] { throw ContainerError.nameInUse(name: reserved, id: existing) }
     let args = Self.arguments(spec: spec, image: image)
     guard !args.isEmpty else { throw ContainerError.invalid("no command: neither the container nor the image \(image.name) names one") }
-    let spec = spec.withEffectiveSwap(.current)
+    var spec = spec.withEffectiveSwap(.current)
+    for mount in spec.mounts {
+      if let image = mount.image { try ImageVolumes.validate(subPath: image.subPath, image: image.name) }
+    }
     try BindMounts.validate(
-      spec.mounts, table: MountInfoEntry.current(),
+      spec.mounts.filter { $0.image == nil }, table: MountInfoEntry.current(),
       recursiveReadOnlySupported: await supportsRecursiveReadOnly(handler: sandbox.spec.runtimeHandler))
     let id = SandboxManager.newID()
     names[reserved] = id
@@ -146,17 +155,20 @@ public actor ContainerManager {
       throw ContainerError.runtimeFailed("\(error)")
     }
     defer { journal.end(ticket) }
+    creatingImages[id] = Set([image.id] + spec.mounts.compactMap(\.image?.id))
+    defer { creatingImages[id] = nil }
     do {
       for dir in ["\(layerDirectory)/upper", "\(layerDirectory)/work", "\(layerDirectory)/merged", bundle] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
       }
       // A missing bind mount source becomes a directory, as CRI-O does.
-      for mount in spec.mounts where !FileManager.default.fileExists(atPath: mount.hostPath) {
+      for mount in spec.mounts where mount.image == nil && !FileManager.default.fileExists(atPath: mount.hostPath) {
         try FileManager.default.createDirectory(atPath: mount.hostPath, withIntermediateDirectories: true)
       }
       try OverlayMount.mount(
         lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
         target: "\(layerDirectory)/merged")
+      spec.mounts = try ImageVolumes.mount(spec.mounts, under: ImageVolumes.directory(layerDirectory: layerDirectory))
       Failpoint.containerCreateAfterRootfs.hit()
       let user = try ContainerUser.resolve(spec: spec, imageUser: image.user, rootfs: "\(layerDirectory)/merged")
       let logPath = sandbox.spec.logDirectory.isEmpty || spec.logPath.isEmpty
@@ -266,6 +278,8 @@ public actor ContainerManager {
   }
 
   func cleanupFiles(id: String, layerDirectory: String, bundle: String) {
+    // The rootfs and the image volumes (and whatever else is mounted there), deepest first.
+    DirectoryMounts.unmountAll(under: layerDirectory)
     TmpfsMount.unmount("\(layerDirectory)/merged")
     try? FileManager.default.removeItem(atPath: layerDirectory)
     try? FileManager.default.removeItem(atPath: bundle)
