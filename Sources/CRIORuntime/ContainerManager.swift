@@ -140,10 +140,13 @@ public actor ContainerManager {
     for mount in spec.mounts {
       if let image = mount.image { try ImageVolumes.validate(subPath: image.subPath, image: image.name) }
     }
+    let id = SandboxManager.newID()
+    // In use for RemoveImage from here (the await below lets it run) until the record exists.
+    creatingImages[id] = Set([image.id] + spec.mounts.compactMap(\.image?.id))
+    defer { creatingImages[id] = nil }
     try BindMounts.validate(
       spec.mounts.filter { $0.image == nil }, table: MountInfoEntry.current(),
       recursiveReadOnlySupported: await supportsRecursiveReadOnly(handler: sandbox.spec.runtimeHandler))
-    let id = SandboxManager.newID()
     names[reserved] = id
     let layerDirectory = "\(layersDirectory)/\(id)"
     let bundle = "\(bundlesDirectory)/\(id)"
@@ -155,8 +158,6 @@ public actor ContainerManager {
       throw ContainerError.runtimeFailed("\(error)")
     }
     defer { journal.end(ticket) }
-    creatingImages[id] = Set([image.id] + spec.mounts.compactMap(\.image?.id))
-    defer { creatingImages[id] = nil }
     do {
       for dir in ["\(layerDirectory)/upper", "\(layerDirectory)/work", "\(layerDirectory)/merged", bundle] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
