@@ -92,9 +92,27 @@ public actor ContainerManager {
   /// Image IDs some container uses (for RemoveImage): its image, its image
   /// volumes, also while it is being created.
   public func imagesInUse() -> Set<String> {
-    Set(containers.values.flatMap { [$0.image.id] + $0.spec.mounts.compactMap(\.image?.id) })
-      .union(infraContainers.values.map(\.image.id))
-      .union(creatingImages.values.joined())
+    Set(imageUsers().keys)
+  }
+
+  /// Who uses each image in use, for a clear `RemoveImage` error: image ID
+  /// to "container <id>", "an image volume of container <id>", "the infra
+  /// container of pod <id>" or "container <id> being created".
+  public func imageUsers() -> [String: String] {
+    var users: [String: String] = [:]
+    for record in containers.values.sorted(by: { $0.createdAt < $1.createdAt }) {
+      users[record.image.id] = users[record.image.id] ?? "container \(record.id)"
+      for volume in record.spec.mounts.compactMap(\.image) {
+        users[volume.id] = users[volume.id] ?? "an image volume of container \(record.id)"
+      }
+    }
+    for record in infraContainers.values {
+      users[record.image.id] = users[record.image.id] ?? "the infra container of pod \(record.sandboxID)"
+    }
+    for (id, images) in creatingImages {
+      for image in images { users[image] = users[image] ?? "container \(id) being created" }
+    }
+    return users
   }
 
   /// A record updated from conmon's exit file.

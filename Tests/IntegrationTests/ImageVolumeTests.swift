@@ -111,7 +111,8 @@ import Testing
     try await f.stop(id, timeout: 10)
     let inUse = await #expect(throws: RPCError.self) { try await f.images.remove(Self.dataImage) }
     #expect(inUse?.code == .failedPrecondition, "\(String(describing: inUse))")
-    #expect(inUse?.message.contains("in use") == true, "\(String(describing: inUse))")
+    #expect(
+      inUse?.message == "image \(Self.dataImage) is in use by an image volume of container \(id)", "\(String(describing: inUse))")
     #expect(try await f.images.status(Self.dataImage).hasImage)
 
     try await f.remove(id)
