@@ -118,11 +118,17 @@ import Testing
     try await f.remove(id)
     #expect(f.mounts == podMounts, "\(f.mounts)")
     #expect(Self.containerDirectories(f).isEmpty, "\(Self.containerDirectories(f))")
-    try await f.images.remove(Self.dataImage)
-    #expect(try await !f.images.status(Self.dataImage).hasImage)
 
+    // A running container left in the pod: removing the pod releases its volume too.
+    let left = try await Self.create(f, pod, name: "left", mounts: [Self.volume("/data")])
+    try await f.start(left)
+    #expect(try await f.execSync(left, ["cat", "/data/second"], timeout: 10).exitCode == 0)
+    await #expect(throws: RPCError.self) { try await f.images.remove(Self.dataImage) }
     try await Self.removePod(f, pod.0)
     #expect(f.mounts.isEmpty, "\(f.mounts)")
+    #expect(Self.containerDirectories(f).isEmpty, "\(Self.containerDirectories(f))")
+    try await f.images.remove(Self.dataImage)
+    #expect(try await !f.images.status(Self.dataImage).hasImage)
     try await f.images.stop()
   }
 
