@@ -400,6 +400,17 @@ int crio_mount_overlay(const char *lowerdirs, const char *upperdir, const char *
     return rc < 0 ? -err : 0;
 }
 
+int crio_mount_overlay_readonly(const char *lowerdirs, const char *target) {
+    size_t len = strlen(lowerdirs) + 32;
+    char *options = malloc(len);
+    if (options == NULL) return -ENOMEM;
+    snprintf(options, len, "lowerdir=%s", lowerdirs);
+    int rc = mount("overlay", target, "overlay", MS_RDONLY, options);
+    int err = errno;
+    free(options);
+    return rc < 0 ? -err : 0;
+}
+
 int crio_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
 }

@@ -27,6 +27,9 @@ public actor ContainerManager {
   let removingDirectory: String
   /// Infra containers by sandbox ID (see InfraContainer.swift); not containers the CRI lists.
   var infraContainers: [String: ContainerRecord] = [:]
+  /// Image IDs (the image and its image volumes) of containers being
+  /// created, by container ID: in use before the record exists.
+  var creatingImages: [String: Set<String>] = [:]
   /// Told once about each container the OOM killer stopped: when its record
   /// first turns exited with an OOM kill (see `refreshed`), never again, also
   /// not after a restart finds the record already exited.
@@ -92,11 +95,33 @@ public actor ContainerManager {
     containers.values.filter { $0.sandboxID == sandboxID }.map(refreshed).sorted { $0.createdAt < $1.createdAt }
   }
 
-  /// Image IDs some container uses (for RemoveImage).
+  /// Image IDs some container uses (for RemoveImage): its image, its image
+  /// volumes, also while it is being created. Removed containers whose
+  /// rootfs is still being released count until it is.
   public func imagesInUse() async -> Set<String> {
+    Set(await imageUsers().keys)
+  }
+
+  /// Who uses each image in use, for a clear `RemoveImage` error: image ID
+  /// to "container <id>", "an image volume of container <id>", "the infra
+  /// container of pod <id>" or "container <id> being created".
+  public func imageUsers() async -> [String: String] {
     // A removed container's rootfs stays mounted on the image's layers until released.
     await settleRemovals()
-    return Set(containers.values.map(\.image.id)).union(infraContainers.values.map(\.image.id))
+    var users: [String: String] = [:]
+    for record in containers.values.sorted(by: { $0.createdAt < $1.createdAt }) {
+      users[record.image.id] = users[record.image.id] ?? "container \(record.id)"
+      for volume in record.spec.mounts.compactMap(\.image) {
+        users[volume.id] = users[volume.id] ?? "an image volume of container \(record.id)"
+      }
+    }
+    for record in infraContainers.values {
+      users[record.image.id] = users[record.image.id] ?? "the infra container of pod \(record.sandboxID)"
+    }
+    for (id, images) in creatingImages {
+      for image in images { users[image] = users[image] ?? "container \(id) being created" }
+    }
+    return users
   }
 
   /// A record updated from conmon's exit file.
@@ -138,14 +163,21 @@ public actor ContainerManager {
     if let existing = names[reserved] { throw ContainerError.nameInUse(name: reserved, id: existing) }
     let args = Self.arguments(spec: spec, image: image)
     guard !args.isEmpty else { throw ContainerError.invalid("no command: neither the container nor the image \(image.name) names one") }
-    let spec = spec.withEffectiveSwap(.current)
-    if !spec.mounts.isEmpty {
-      // The host's mount table is long on a busy node: read only when there is something to check.
-      try BindMounts.validate(
-        spec.mounts, table: MountInfoEntry.current(),
-        recursiveReadOnlySupported: await supportsRecursiveReadOnly(handler: sandbox.spec.runtimeHandler))
+    var spec = spec.withEffectiveSwap(.current)
+    for mount in spec.mounts {
+      if let image = mount.image { try ImageVolumes.validate(subPath: image.subPath, image: image.name) }
     }
     let id = SandboxManager.newID()
+    // In use for RemoveImage from here (the await below lets it run) until the record exists.
+    creatingImages[id] = Set([image.id] + spec.mounts.compactMap(\.image?.id))
+    defer { creatingImages[id] = nil }
+    let binds = spec.mounts.filter { $0.image == nil }
+    if !binds.isEmpty {
+      // The host's mount table is long on a busy node: read only when there is something to check.
+      try BindMounts.validate(
+        binds, table: MountInfoEntry.current(),
+        recursiveReadOnlySupported: await supportsRecursiveReadOnly(handler: sandbox.spec.runtimeHandler))
+    }
     names[reserved] = id
     var phases = PhaseTimes()
     let layerDirectory = "\(layersDirectory)/\(id)"
@@ -163,12 +195,13 @@ public actor ContainerManager {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
       }
       // A missing bind mount source becomes a directory, as CRI-O does.
-      for mount in spec.mounts where !FileManager.default.fileExists(atPath: mount.hostPath) {
+      for mount in spec.mounts where mount.image == nil && !FileManager.default.fileExists(atPath: mount.hostPath) {
         try FileManager.default.createDirectory(atPath: mount.hostPath, withIntermediateDirectories: true)
       }
       try OverlayMount.mount(
         lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
         target: "\(layerDirectory)/merged")
+      spec.mounts = try ImageVolumes.mount(spec.mounts, under: ImageVolumes.directory(layerDirectory: layerDirectory))
       Failpoint.containerCreateAfterRootfs.hit()
       phases.mark("rootfs")
       let user = try ContainerUser.resolve(spec: spec, imageUser: image.user, rootfs: "\(layerDirectory)/merged")
@@ -240,8 +273,10 @@ public actor ContainerManager {
     Self.removeFiles(id: id, layerDirectory: layerDirectory, bundle: bundle, socketDirectory: socketDirectory)
   }
 
-  /// Unmounts the rootfs and deletes the upper dir, the bundle and conmon's socket links.
+  /// Unmounts the rootfs and the image volumes (and whatever else is mounted
+  /// there, deepest first), deletes the upper dir, the bundle and conmon's socket links.
   static func removeFiles(id: String, layerDirectory: String, bundle: String, socketDirectory: String) {
+    DirectoryMounts.unmountAll(under: layerDirectory)
     TmpfsMount.unmount("\(layerDirectory)/merged")
     try? FileManager.default.removeItem(atPath: layerDirectory)
     try? FileManager.default.removeItem(atPath: bundle)

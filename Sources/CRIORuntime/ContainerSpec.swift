@@ -20,10 +20,14 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
     public var recursiveReadOnly: Bool
     /// Asked for, not applied: this host has no SELinux.
     public var selinuxRelabel: Bool
+    /// An image volume (CRI `Mount.image`): the image's layers are mounted
+    /// read-only under the container's layer directory and bound in; then
+    /// `hostPath` is that mount (plus the sub path), set by `ContainerManager`.
+    public var image: ImageVolume?
 
     public init(
       containerPath: String, hostPath: String, readonly: Bool, propagation: Propagation = .private,
-      recursiveReadOnly: Bool = false, selinuxRelabel: Bool = false
+      recursiveReadOnly: Bool = false, selinuxRelabel: Bool = false, image: ImageVolume? = nil
     ) {
       self.containerPath = containerPath
       self.hostPath = hostPath
@@ -31,10 +35,11 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
       self.propagation = propagation
       self.recursiveReadOnly = recursiveReadOnly
       self.selinuxRelabel = selinuxRelabel
+      self.image = image
     }
 
     enum CodingKeys: String, CodingKey {
-      case containerPath, hostPath, readonly, propagation, recursiveReadOnly, selinuxRelabel
+      case containerPath, hostPath, readonly, propagation, recursiveReadOnly, selinuxRelabel, image
     }
 
     public init(from decoder: any Decoder) throws {
@@ -45,6 +50,26 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
       propagation = try c.decodeIfPresent(Propagation.self, forKey: .propagation) ?? .private
       recursiveReadOnly = try c.decodeIfPresent(Bool.self, forKey: .recursiveReadOnly) ?? false
       selinuxRelabel = try c.decodeIfPresent(Bool.self, forKey: .selinuxRelabel) ?? false
+      image = try c.decodeIfPresent(ImageVolume.self, forKey: .image)
+    }
+  }
+
+  /// The image a mount's source is (KEP-4639 image volumes), as the store resolved it.
+  public struct ImageVolume: Sendable, Equatable, Codable {
+    /// The name the mount asked for (CRI `Mount.image.image`).
+    public var name: String
+    /// The image ID (what `RemoveImage` checks against, and what `ContainerStatus` reports).
+    public var id: String
+    /// Unpacked layer directories, bottom first.
+    public var layers: [String]
+    /// A relative path inside the image to mount instead of its root (CRI `image_sub_path`).
+    public var subPath: String
+
+    public init(name: String, id: String, layers: [String], subPath: String = "") {
+      self.name = name
+      self.id = id
+      self.layers = layers
+      self.subPath = subPath
     }
   }
 

@@ -112,6 +112,11 @@ enum BindMounts {
   /// The OCI mount for a CRI bind mount: `rbind`, the propagation, and `ro`
   /// (top mount only), `rro` (all submounts too) or `rw`.
   static func ociMount(_ mount: ContainerSpec.Mount) -> RuntimeSpec.Mount {
+    // An image volume: crio's own read-only overlay (or a directory in it),
+    // with no submounts and nothing to propagate.
+    if mount.image != nil {
+      return .init(destination: mount.containerPath, type: "bind", source: mount.hostPath, options: ["rbind", "rprivate", "ro"])
+    }
     var options = ["rbind"]
     switch mount.propagation {
     case .private: options.append("rprivate")
@@ -126,6 +131,7 @@ enum BindMounts {
   /// one (so mounts made in the container reach the host's peer group),
   /// else `rslave` for a host-to-container one, else the runtime's default.
   static func rootfsPropagation(_ mounts: [ContainerSpec.Mount]) -> String? {
+    let mounts = mounts.filter { $0.image == nil }
     if mounts.contains(where: { $0.propagation == .bidirectional }) { return "rshared" }
     if mounts.contains(where: { $0.propagation == .hostToContainer }) { return "rslave" }
     return nil

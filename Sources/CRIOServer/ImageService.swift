@@ -79,8 +79,14 @@ public struct ImageService: Runtime_V1_ImageService.SimpleServiceProtocol {
     let name = request.image.image
     guard !name.isEmpty else { throw CRIError.invalidArgument("RemoveImage needs an image") }
     // Removing an image that is not there succeeds: the kubelet retries removals.
-    let inUse = await containers.imagesInUse()
-    _ = try await store.remove(name) { inUse.contains($0) }
+    let users = await containers.imageUsers()
+    do {
+      _ = try await store.remove(name) { users[$0] != nil }
+    } catch ImageStoreError.imageInUse {
+      // Say who: a container, or a container's image volume (as CRI-O does).
+      let user = await store.lookup(name).flatMap { users[$0.id] } ?? "a container"
+      throw CRIError.failedPrecondition("image \(name) is in use by \(user)")
+    }
     return Runtime_V1_RemoveImageResponse()
   }
 

@@ -62,13 +62,11 @@ extension RuntimeService {
     return linux
   }
 
-  /// A CRI bind mount in crio's terms.
-  static func mount(_ mount: Runtime_V1_Mount) throws -> ContainerSpec.Mount {
-    if mount.hasImage && !mount.image.image.isEmpty {
-      throw CRIError.invalidArgument("image volumes are not supported yet (mount \(mount.containerPath))")
-    }
+  /// A CRI mount in crio's terms: a bind mount, or an image volume
+  /// (`image`, resolved in the store by the caller; `host_path` is ignored then).
+  static func mount(_ mount: Runtime_V1_Mount, image: ContainerSpec.ImageVolume? = nil) throws -> ContainerSpec.Mount {
     guard !mount.containerPath.isEmpty else { throw CRIError.invalidArgument("a mount needs a container_path") }
-    guard !mount.hostPath.isEmpty else {
+    guard image != nil || !mount.hostPath.isEmpty else {
       throw CRIError.invalidArgument("mount \(mount.containerPath) needs a host_path")
     }
     let propagation: ContainerSpec.Mount.Propagation =
@@ -80,8 +78,9 @@ extension RuntimeService {
         throw CRIError.invalidArgument("unknown mount propagation \(value) for \(mount.containerPath)")
       }
     return ContainerSpec.Mount(
-      containerPath: mount.containerPath, hostPath: mount.hostPath, readonly: mount.readonly, propagation: propagation,
-      recursiveReadOnly: mount.recursiveReadOnly, selinuxRelabel: mount.selinuxRelabel)
+      containerPath: mount.containerPath, hostPath: image == nil ? mount.hostPath : "",
+      readonly: image != nil || mount.readonly, propagation: propagation,
+      recursiveReadOnly: mount.recursiveReadOnly, selinuxRelabel: mount.selinuxRelabel, image: image)
   }
 
   static func criMount(_ mount: ContainerSpec.Mount) -> Runtime_V1_Mount {
@@ -91,6 +90,11 @@ extension RuntimeService {
     m.readonly = mount.readonly
     m.recursiveReadOnly = mount.recursiveReadOnly
     m.selinuxRelabel = mount.selinuxRelabel
+    if let image = mount.image {
+      // As CRI-O: the image's ID, and the host path its read-only mount (or sub path) is bound from.
+      m.image.image = image.id
+      m.imageSubPath = image.subPath
+    }
     m.propagation =
       switch mount.propagation {
       case .private: .propagationPrivate

@@ -17,12 +17,17 @@ extension RuntimeService {
     let config = request.config
     let image = try await resolveImage(config.image.image)
     let security = config.linux.securityContext
+    var mounts: [ContainerSpec.Mount] = []
+    for mount in config.mounts {
+      let volume = mount.hasImage && !mount.image.image.isEmpty ? try await resolveImageVolume(mount) : nil
+      mounts.append(try Self.mount(mount, image: volume))
+    }
     var spec = ContainerSpec(
       name: config.metadata.name, attempt: config.metadata.attempt, command: config.command, args: config.args,
       workingDir: config.workingDir, env: config.envs.map { "\($0.key)=\(String(decoding: $0.value, as: UTF8.self))" },
       labels: config.labels,
       annotations: config.annotations, logPath: config.logPath, tty: config.tty, stdin: config.stdin,
-      mounts: try config.mounts.map(Self.mount),
+      mounts: mounts,
       runAsUser: security.hasRunAsUser ? security.runAsUser.value : nil,
       runAsGroup: security.hasRunAsGroup ? security.runAsGroup.value : nil, runAsUsername: security.runAsUsername,
       readonlyRootfs: security.readonlyRootfs, memoryLimit: config.linux.resources.memoryLimitInBytes,
@@ -221,6 +226,19 @@ extension RuntimeService {
     case .running: .containerRunning
     case .exited: .containerExited
     }
+  }
+
+  /// The image an image volume names (KEP-4639). As CRI-O, crio does not
+  /// pull it: the kubelet does, first, with the pod's pull secrets and pull
+  /// policy, which a pull here would bypass.
+  func resolveImageVolume(_ mount: Runtime_V1_Mount) async throws -> ContainerSpec.ImageVolume {
+    let name = mount.image.image
+    guard let record = await images.lookup(name) else {
+      throw CRIError.notFound("image \(name) of the image volume at \(mount.containerPath) not found: pull it first")
+    }
+    return ContainerSpec.ImageVolume(
+      name: name, id: record.id, layers: record.layers.map { images.layout.layerDiff(chainID: $0) },
+      subPath: mount.imageSubPath)
   }
 
   /// The image a container names, with what the runtime needs from its config.

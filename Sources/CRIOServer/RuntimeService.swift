@@ -72,6 +72,9 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
       handler.features.recursiveReadOnlyMounts = await containers.supportsRecursiveReadOnly(handler: name)
       response.runtimeHandlers.append(handler)
     }
+    // user_namespaces (per handler) and user_namespaces_host_network stay
+    // false: crio does not make user namespaces. Image volumes are supported
+    // but have no flag in the CRI (the kubelet's ImageVolume gate decides).
     response.features = Runtime_V1_RuntimeFeatures()
     response.features.supplementalGroupsPolicy = true
     if request.verbose {

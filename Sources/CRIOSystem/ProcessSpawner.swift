@@ -65,6 +65,16 @@ public enum OverlayMount {
       throw ProcessSpawner.SpawnError(description: "cannot mount the container rootfs at \(target): \(String(cString: strerror(-rc)))")
     }
   }
+
+  /// A read-only overlay of `lowerDirectories` (top first) with no upper
+  /// directory. overlayfs needs two lower directories then: callers add an
+  /// empty one at the bottom.
+  public static func mountReadOnly(lowerDirectories: [String], target: String) throws {
+    let rc = crio_mount_overlay_readonly(lowerDirectories.joined(separator: ":"), target)
+    guard rc == 0 else {
+      throw ProcessSpawner.SpawnError(description: "cannot mount a read-only overlay at \(target): \(String(cString: strerror(-rc)))")
+    }
+  }
 }
 
 /// Blocking reads, run on Dispatch threads: a blocking call on one of the

@@ -30,6 +30,13 @@ import Testing
       else if name.hasPrefix("image-pull") { self = .pullImage }
       else { self = .removeImage }
     }
+
+    var isContainerOperation: Bool {
+      switch self {
+      case .createContainer, .startContainer, .stopContainer, .removeContainer: true
+      default: false
+      }
+    }
   }
 
   @Test(arguments: Failpoint.allCases)
@@ -39,6 +46,10 @@ import Testing
     let baseline = fixture.inventory
     let operation = Operation(failpoint)
     let hostPort = Int32.random(in: 30000...39999)
+    // Containers of the container operations get an image volume (the extra
+    // image), whose mount must be rolled back or released like the rootfs.
+    let volume: String? = operation.isContainerOperation ? NodeFixture.extra : nil
+    if volume != nil { _ = try await fixture.images.pull(NodeFixture.extra) }
 
     // What exists before the operation.
     var pod = ""
@@ -54,11 +65,11 @@ import Testing
     case .startContainer:
       pod = try await fixture.runPod("crash", hostPort: hostPort)
       podOnly = fixture.inventory
-      container = try await fixture.createContainer(in: pod, name: "app")
+      container = try await fixture.createContainer(in: pod, name: "app", imageVolume: volume)
     case .stopSandbox, .removeSandbox, .stopContainer, .removeContainer:
       pod = try await fixture.runPod("crash", hostPort: hostPort)
       podOnly = fixture.inventory
-      container = try await fixture.createContainer(in: pod, name: "app")
+      container = try await fixture.createContainer(in: pod, name: "app", imageVolume: volume)
       try await fixture.startContainer(container)
     }
     let before = fixture.inventory
@@ -71,7 +82,7 @@ import Testing
       case .runSandbox: _ = try await fixture.runPod("crash", hostPort: hostPort)
       case .stopSandbox: try await fixture.stopPod(pod)
       case .removeSandbox: try await fixture.removePod(pod)
-      case .createContainer: _ = try await fixture.createContainer(in: pod, name: "app")
+      case .createContainer: _ = try await fixture.createContainer(in: pod, name: "app", imageVolume: volume)
       case .startContainer: try await fixture.startContainer(container)
       case .stopContainer: try await fixture.stopContainer(container)
       case .removeContainer: try await fixture.removeContainer(container)

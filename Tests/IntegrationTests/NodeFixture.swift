@@ -89,10 +89,11 @@ final class NodeFixture: @unchecked Sendable {
     try await call { try await $0.runtime.listContainers(Runtime_V1_ListContainersRequest(), options: $0.options).containers }
   }
 
-  /// By default a container that runs until SIGTERM, then exits 0.
+  /// By default a container that runs until SIGTERM, then exits 0; with
+  /// `imageVolume`, that image mounted read-only at /volume.
   func createContainer(
     in pod: String, podName: String = "crash", name: String,
-    command: [String] = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    command: [String] = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"], imageVolume: String? = nil
   ) async throws -> String {
     try await call {
       var request = Runtime_V1_CreateContainerRequest()
@@ -102,6 +103,13 @@ final class NodeFixture: @unchecked Sendable {
       request.config.image.image = Self.busybox
       request.config.command = command
       request.config.logPath = "\(name).log"
+      if let imageVolume {
+        var mount = Runtime_V1_Mount()
+        mount.containerPath = "/volume"
+        mount.image.image = imageVolume
+        mount.readonly = true
+        request.config.mounts = [mount]
+      }
       return try await $0.runtime.createContainer(request, options: $0.options).containerID
     }
   }

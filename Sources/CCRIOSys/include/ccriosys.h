@@ -115,6 +115,8 @@ int crio_wait_readable(int fd, int timeout_ms);
 /* Mounts an overlay at `target` with `lowerdirs` (colon-separated, top first),
  * `upperdir` and `workdir`. Returns 0 or -errno. */
 int crio_mount_overlay(const char *lowerdirs, const char *upperdir, const char *workdir, const char *target);
+/// A read-only overlay of lower directories only (no upper, no work dir): an image volume.
+int crio_mount_overlay_readonly(const char *lowerdirs, const char *target);
 
 /* pipe2(fds, O_CLOEXEC). Returns 0 or -errno. */
 int crio_pipe_cloexec(int fds[2]);
