@@ -154,18 +154,25 @@ public actor ContainerManager {
       for mount in spec.mounts where !FileManager.default.fileExists(atPath: mount.hostPath) {
         try FileManager.default.createDirectory(atPath: mount.hostPath, withIntermediateDirectories: true)
       }
-      try OverlayMount.mount(
-        lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
-        target: "\(layerDirectory)/merged")
+      try Self.mountRootfs(image: image, layerDirectory: layerDirectory, sandbox: sandbox)
       Failpoint.containerCreateAfterRootfs.hit()
       let user = try ContainerUser.resolve(spec: spec, imageUser: image.user, rootfs: "\(layerDirectory)/merged")
       let logPath = sandbox.spec.logDirectory.isEmpty || spec.logPath.isEmpty
         ? "\(bundle)/container.log" : "\(sandbox.spec.logDirectory)/\(spec.logPath)"
       try FileManager.default.createDirectory(
         atPath: (logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-      let (runtimeSpec, notes) = try Self.buildSpec(
+      let (builtSpec, notes) = try Self.buildSpec(
         config: config, sandbox: sandbox, spec: spec, image: image, args: args, user: user,
         rootfs: "\(layerDirectory)/merged", id: id, pidNamespace: pidNamespace)
+      var runtimeSpec = builtSpec
+      let volumeSources = try Self.idmapVolumes(spec.mounts, layerDirectory: layerDirectory, sandbox: sandbox)
+      for index in runtimeSpec.mounts.indices {
+        if let source = volumeSources[runtimeSpec.mounts[index].destination],
+           spec.mounts.contains(where: { $0.containerPath == runtimeSpec.mounts[index].destination && $0.hostPath == runtimeSpec.mounts[index].source })
+        {
+          runtimeSpec.mounts[index].source = source
+        }
+      }
       for note in notes.messages {
         logger.info("\(note)", metadata: ["container": "\(reserved)"])
       }
@@ -266,8 +273,16 @@ public actor ContainerManager {
   }
 
   func cleanupFiles(id: String, layerDirectory: String, bundle: String) {
-    TmpfsMount.unmount("\(layerDirectory)/merged")
-    try? FileManager.default.removeItem(atPath: layerDirectory)
+    IDMappedMount.unmountAll("\(layerDirectory)/merged")
+    // A pod in a user namespace: the idmapped layers and volumes.
+    if UserNamespaceSupport.releaseMounts(in: "\(layerDirectory)/i")
+      && UserNamespaceSupport.releaseMounts(in: "\(layerDirectory)/volumes")
+    {
+      try? FileManager.default.removeItem(atPath: layerDirectory)
+    } else {
+      logger.error("An idmapped mount is still in place: not removing the layer directory",
+                   metadata: ["directory": "\(layerDirectory)"])
+    }
     try? FileManager.default.removeItem(atPath: bundle)
     // conmon's link from the socket directory to the bundle (one character
     // shorter when the full path would be exactly as long as a socket path may be).
@@ -351,13 +366,69 @@ public actor ContainerManager {
     ]
   }
 
-  /// The pod's pinned network, IPC and UTS namespaces.
+  /// The pod's pinned network, IPC and UTS namespaces (and user namespace).
   static func podNamespaces(sandbox: SandboxRecord) -> [RuntimeSpec.Namespace] {
     var namespaces: [RuntimeSpec.Namespace] = []
+    if let user = sandbox.pins.user { namespaces.append(.init(type: "user", path: user)) }
     if let net = sandbox.pins.network { namespaces.append(.init(type: "network", path: net)) }
     if let ipc = sandbox.pins.ipc { namespaces.append(.init(type: "ipc", path: ipc)) }
     if let uts = sandbox.pins.uts { namespaces.append(.init(type: "uts", path: uts)) }
     return namespaces
+  }
+
+  /// Puts the container in the pod's user namespace: runc joins the pinned
+  /// namespace and is told its mappings (it requires them).
+  static func applyUserNamespace(sandbox: SandboxRecord, to spec: inout RuntimeSpec) {
+    guard let userns = sandbox.spec.userNamespace, sandbox.pins.user != nil else { return }
+    spec.linux.uidMappings = userns.uids.map { .init(containerID: $0.containerID, hostID: $0.hostID, size: $0.length) }
+    spec.linux.gidMappings = userns.gids.map { .init(containerID: $0.containerID, hostID: $0.hostID, size: $0.length) }
+  }
+
+  /// Mounts a container's overlay rootfs on `<layerDirectory>/merged`: over
+  /// idmapped lower layers for a pod in a user namespace (so the image's
+  /// files owned by 0 are owned by the container's root), else as is.
+  static func mountRootfs(image: ContainerImage, layerDirectory: String, sandbox: SandboxRecord) throws {
+    if let userns = sandbox.spec.userNamespace, let user = sandbox.pins.user {
+      try UserNamespaceSupport.mountOverlay(
+        lowerDirectories: image.layers.reversed(), layerDirectory: layerDirectory, userns: user,
+        rootUID: userns.rootUID, rootGID: userns.rootGID)
+    } else {
+      try OverlayMount.mount(
+        lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
+        target: "\(layerDirectory)/merged")
+    }
+  }
+
+  /// Idmapped copies of the container's volumes for a pod in a user
+  /// namespace, under `<layerDirectory>/volumes/<n>`, so files owned by 0 on
+  /// the host are owned by the container's root (runc 1.1 cannot make
+  /// idmapped mounts itself). Returns the source to use for each container path.
+  static func idmapVolumes(
+    _ mounts: [ContainerSpec.Mount], layerDirectory: String, sandbox: SandboxRecord
+  ) throws -> [String: String] {
+    guard sandbox.spec.userNamespace != nil, let user = sandbox.pins.user, !mounts.isEmpty else { return [:] }
+    let directory = "\(layerDirectory)/volumes"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    var sources: [String: String] = [:]
+    for (index, mount) in mounts.enumerated() {
+      let target = "\(directory)/\(index)"
+      var isDirectory: ObjCBool = false
+      _ = FileManager.default.fileExists(atPath: mount.hostPath, isDirectory: &isDirectory)
+      if isDirectory.boolValue {
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
+      } else {
+        guard FileManager.default.createFile(atPath: target, contents: nil) else {
+          throw ContainerError.runtimeFailed("cannot create \(target)")
+        }
+      }
+      do {
+        try IDMappedMount.mount(source: mount.hostPath, target: target, userns: user, recursive: true)
+      } catch {
+        throw ContainerError.runtimeFailed("volume \(mount.containerPath): \(error)")
+      }
+      sources[mount.containerPath] = target
+    }
+    return sources
   }
 
   /// The OCI runtime spec of a container: its process, rootfs, mounts, the
@@ -400,6 +471,7 @@ public actor ContainerManager {
         resources: resources, maskedPaths: nil,
         readonlyPaths: nil))
     runtimeSpec.annotations = spec.annotations
+    applyUserNamespace(sandbox: sandbox, to: &runtimeSpec)
     runtimeSpec.linux.rootfsPropagation = BindMounts.rootfsPropagation(spec.mounts)
     var notes = try SecurityContext.apply(
       spec.security, oomScoreAdj: spec.oomScoreAdj, to: &runtimeSpec,

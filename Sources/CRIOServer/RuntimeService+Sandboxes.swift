@@ -1,6 +1,7 @@
 import CRIAPI
 import CRIONetwork
 import CRIORuntime
+import CRIOSystem
 import Foundation
 import GRPCCore
 
@@ -205,7 +206,29 @@ extension RuntimeService {
         runAsUser: context.hasRunAsUser ? context.runAsUser.value : nil,
         runAsGroup: context.hasRunAsGroup ? context.runAsGroup.value : nil,
         apparmorProfile: apparmorProfile(context.hasApparmor ? context.apparmor : nil, name: ""),
-        selinuxLabel: context.hasSelinuxOptions ? selinuxLabel(context.selinuxOptions) : ""))
+        selinuxLabel: context.hasSelinuxOptions ? selinuxLabel(context.selinuxOptions) : ""),
+      userNamespace: try userNamespace(options))
+  }
+
+  /// The pod's user namespace: nil for the host's (NODE, or no options);
+  /// CONTAINER and TARGET are refused, as CRI-O does.
+  static func userNamespace(_ options: Runtime_V1_NamespaceOption) throws -> SandboxSpec.UserNamespace? {
+    guard options.hasUsernsOptions else { return nil }
+    let userns = options.usernsOptions
+    func mappings(_ list: [Runtime_V1_IDMapping]) -> [IDMapping] {
+      list.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, length: $0.length) }
+    }
+    switch userns.mode {
+    case .node:
+      guard userns.uids.isEmpty && userns.gids.isEmpty else {
+        throw SandboxError.invalid("user namespace mode NODE takes no ID mappings")
+      }
+      return nil
+    case .pod:
+      return SandboxSpec.UserNamespace(uids: mappings(userns.uids), gids: mappings(userns.gids))
+    case .container, .target, .UNRECOGNIZED:
+      throw SandboxError.invalid("unsupported user namespace mode \(userns.mode): only POD and NODE are")
+    }
   }
 
   static func mode(_ mode: Runtime_V1_NamespaceMode) -> SandboxSpec.NamespaceMode {

@@ -70,6 +70,7 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
       handler.name = name
       handler.features = Runtime_V1_RuntimeHandlerFeatures()
       handler.features.recursiveReadOnlyMounts = await containers.supportsRecursiveReadOnly(handler: name)
+      handler.features.userNamespaces = await sandboxes.userNamespaceSupport().isSupported
       response.runtimeHandlers.append(handler)
     }
     response.features = Runtime_V1_RuntimeFeatures()
