@@ -96,7 +96,7 @@ extension RuntimeService {
       var info: [String: Any] = [
         "hostname": record.hostname, "runDirectory": record.runDirectory,
         "namespaces": ["network": record.pins.network ?? "host", "ipc": record.pins.ipc ?? "host",
-                       "uts": record.pins.uts ?? "host"],
+                       "uts": record.pins.uts ?? "host", "user": record.pins.user ?? "host"],
         "shm": record.shmPath ?? "/dev/shm", "cgroupParent": record.spec.cgroupParent,
       ]
       if let infra {
@@ -127,6 +127,20 @@ extension RuntimeService {
     status.linux.namespaces.options.network = Self.criMode(record.spec.networkMode)
     status.linux.namespaces.options.pid = Self.criMode(record.spec.pidMode)
     status.linux.namespaces.options.ipc = Self.criMode(record.spec.ipcMode)
+    if let userns = record.spec.userNamespace {
+      func mappings(_ list: [IDMapping]) -> [Runtime_V1_IDMapping] {
+        list.map {
+          var mapping = Runtime_V1_IDMapping()
+          mapping.containerID = $0.containerID
+          mapping.hostID = $0.hostID
+          mapping.length = $0.length
+          return mapping
+        }
+      }
+      status.linux.namespaces.options.usernsOptions.mode = .pod
+      status.linux.namespaces.options.usernsOptions.uids = mappings(userns.uids)
+      status.linux.namespaces.options.usernsOptions.gids = mappings(userns.gids)
+    }
     status.labels = record.spec.labels
     status.annotations = record.spec.annotations
     status.runtimeHandler = record.spec.runtimeHandler

@@ -109,6 +109,9 @@ import Testing
     } else {
       Issue.record("a pod sharing its PID namespace has an infra container")
     }
+    let podStatus = try await f.podStatus(pod.0)
+    #expect(podStatus.status.linux.namespaces.options.usernsOptions.mode == .pod)
+    #expect(podStatus.status.linux.namespaces.options.usernsOptions.uids == [Self.mapping(0, 200_000, 65536)])
     let pins = (try? FileManager.default.contentsOfDirectory(atPath: "\(f.dir.namespacesDir)/userns")) ?? []
     #expect(pins == [pod.0])
 
