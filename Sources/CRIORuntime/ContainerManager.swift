@@ -131,6 +131,11 @@ public actor ContainerManager {
     let args = Self.arguments(spec: spec, image: image)
     guard !args.isEmpty else { throw ContainerError.invalid("no command: neither the container nor the image \(image.name) names one") }
     let spec = spec.withEffectiveSwap(.current)
+    if sandbox.spec.userNamespace != nil, let mount = spec.mounts.first(where: { $0.propagation != .private }) {
+      // Its volumes are idmapped copies: new mounts, neither slaves nor peers of the host's.
+      throw ContainerError.invalid(
+        "mount \(mount.containerPath): propagation \(mount.propagation.criName) is not supported in a pod with a user namespace")
+    }
     try BindMounts.validate(
       spec.mounts, table: MountInfoEntry.current(),
       recursiveReadOnlySupported: await supportsRecursiveReadOnly(handler: sandbox.spec.runtimeHandler))

@@ -75,8 +75,25 @@ import Testing
       var mount = Runtime_V1_Mount()
       mount.containerPath = "/data"
       mount.hostPath = volume
-      config.mounts = [mount]
+      var file = Runtime_V1_Mount()
+      file.containerPath = "/config.txt"
+      file.hostPath = "\(volume)/file"
+      file.readonly = true
+      config.mounts = [mount, file]
     }
+    #expect(try await f.exec(id, ["cat", "/config.txt"]).out == "from the host\n")
+    #expect(try await owner(f, id, "/config.txt") == "0:0")
+    #expect(try await f.exec(id, ["sh", "-c", "echo x > /config.txt"]).code != 0, "a read-only file volume")
+    let propagation = await #expect(throws: RPCError.self) {
+      _ = try await f.createContainer(pod, name: "slave") { config in
+        var mount = Runtime_V1_Mount()
+        mount.containerPath = "/data"
+        mount.hostPath = volume
+        mount.propagation = .propagationHostToContainer
+        config.mounts = [mount]
+      }
+    }
+    #expect(propagation?.code == .invalidArgument)
     let uidMap = try await f.exec(id, ["cat", "/proc/self/uid_map"]).out
     #expect(uidMap.split(separator: " ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
       == ["0", "200000", "65536"], "\(uidMap)")
