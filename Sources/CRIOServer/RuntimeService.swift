@@ -70,11 +70,16 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
       handler.name = name
       handler.features = Runtime_V1_RuntimeHandlerFeatures()
       handler.features.recursiveReadOnlyMounts = await containers.supportsRecursiveReadOnly(handler: name)
-      handler.features.userNamespaces = await sandboxes.userNamespaceSupport().isSupported
+      // runc joins the pod's pinned user namespace; crio makes the idmapped mounts.
+      let hasRuntime = await containers.hasRuntime(handler: name)
+      let userns = await sandboxes.userNamespaceSupport()
+      handler.features.userNamespaces = hasRuntime && userns.isSupported
       response.runtimeHandlers.append(handler)
     }
     response.features = Runtime_V1_RuntimeFeatures()
     response.features.supplementalGroupsPolicy = true
+    // A pod in a user namespace must have its own network namespace (refused otherwise).
+    response.features.userNamespacesHostNetwork = false
     if request.verbose {
       response.info["config"] = ConfigRenderer.json(config)
     }
