@@ -414,3 +414,211 @@ int crio_mount_overlay_readonly(const char *lowerdirs, const char *target) {
 int crio_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
 }
+
+/* ---- user namespaces ---- */
+
+#include <sys/syscall.h>
+#include <stdint.h>
+
+#ifndef CRIO_MOUNT_ATTR_IDMAP
+#define CRIO_MOUNT_ATTR_IDMAP 0x00100000
+#endif
+#define CRIO_OPEN_TREE_CLONE 1
+#define CRIO_AT_RECURSIVE 0x8000
+#define CRIO_MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+
+struct crio_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+static int read_full(int fd, void *buf, size_t len) {
+    ssize_t n;
+    do {
+        n = read(fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    return (int)n;
+}
+
+static int write_proc_file(pid_t pid, const char *name, const char *content) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    size_t len = strlen(content);
+    ssize_t n = write(fd, content, len);
+    int err = n < 0 ? -errno : ((size_t)n == len ? 0 : -EIO);
+    close(fd);
+    return err;
+}
+
+static int bind_ns(pid_t pid, const char *kind, const char *target) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, kind);
+    return mount(path, target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+}
+
+int crio_pin_userns_namespaces(const char *user_path, const char *uid_map, const char *gid_map, int flags,
+                               const char *net_path, const char *ipc_path, const char *uts_path,
+                               const char *hostname, const char *const *sysctl_keys,
+                               const char *const *sysctl_values, int sysctl_count, char *error,
+                               unsigned long error_size) {
+    /* status: child -> parent ((step << 16) | errno, 0 for "done");
+     * control: parent -> child (one byte: go on; end of file: exit). */
+    int status_fds[2], control_fds[2];
+    if (pipe2(status_fds, O_CLOEXEC) < 0) {
+        snprintf(error, error_size, "pipe: %s", strerror(errno));
+        return -errno;
+    }
+    if (pipe2(control_fds, O_CLOEXEC) < 0) {
+        int err = errno;
+        close(status_fds[0]);
+        close(status_fds[1]);
+        snprintf(error, error_size, "pipe: %s", strerror(err));
+        return -err;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        close(status_fds[0]);
+        close(status_fds[1]);
+        close(control_fds[0]);
+        close(control_fds[1]);
+        snprintf(error, error_size, "fork: %s", strerror(err));
+        return -err;
+    }
+    if (pid == 0) {
+        close(status_fds[0]);
+        close(control_fds[1]);
+        int report = 0;
+        char go = 0;
+        if (unshare(CLONE_NEWUSER) < 0) {
+            report = (1 << 16) | errno;
+            ssize_t ignored = write(status_fds[1], &report, sizeof(report));
+            (void)ignored;
+            _exit(1);
+        }
+        ssize_t ignored = write(status_fds[1], &report, sizeof(report));
+        (void)ignored;
+        if (read_full(control_fds[0], &go, 1) != 1) _exit(1);
+        int unshare_flags = ((flags & CRIO_PIN_NET) ? CLONE_NEWNET : 0) |
+                            ((flags & CRIO_PIN_IPC) ? CLONE_NEWIPC : 0) |
+                            ((flags & CRIO_PIN_UTS) ? CLONE_NEWUTS : 0);
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+            report = (6 << 16) | errno;
+        } else if (unshare_flags != 0 && unshare(unshare_flags) < 0) {
+            report = (1 << 16) | errno;
+        } else if ((flags & CRIO_PIN_UTS) && hostname != NULL && hostname[0] != '\0' &&
+                   sethostname(hostname, strlen(hostname)) < 0) {
+            report = (2 << 16) | errno;
+        } else {
+            for (int i = 0; i < sysctl_count && report == 0; i++) {
+                int rc = write_sysctl(sysctl_keys[i], sysctl_values[i]);
+                if (rc < 0) report = ((16 + i) << 16) | -rc;
+            }
+        }
+        ignored = write(status_fds[1], &report, sizeof(report));
+        (void)ignored;
+        /* Stay alive (so the parent can pin the namespaces) until the parent closes the control pipe. */
+        read_full(control_fds[0], &go, 1);
+        _exit(report == 0 ? 0 : 1);
+    }
+    close(status_fds[1]);
+    close(control_fds[0]);
+    int report = 0;
+    int err = 0;
+    const char *what = NULL;
+    if (read_full(status_fds[0], &report, sizeof(report)) != (int)sizeof(report)) {
+        err = ECHILD;
+        what = "user namespace helper died";
+    } else if (report != 0) {
+        err = report & 0xffff;
+        what = "unshare user namespace";
+    } else {
+        int rc = write_proc_file(pid, "uid_map", uid_map);
+        if (rc == 0) rc = write_proc_file(pid, "gid_map", gid_map);
+        if (rc < 0) {
+            err = -rc;
+            what = "write the user namespace's ID mappings";
+        } else {
+            char go = 1;
+            ssize_t ignored = write(control_fds[1], &go, 1);
+            (void)ignored;
+            if (read_full(status_fds[0], &report, sizeof(report)) != (int)sizeof(report)) {
+                err = ECHILD;
+                what = "namespace helper died";
+            } else if (report != 0) {
+                int step = report >> 16;
+                err = report & 0xffff;
+                what = step == 1 ? "unshare" : step == 2 ? "sethostname" : step == 6 ? "become root in the user namespace"
+                     : "set sysctl";
+                if (step >= 16) {
+                    snprintf(error, error_size, "%s %s: %s", what, sysctl_keys[step - 16], strerror(err));
+                    what = NULL;
+                }
+            } else {
+                int mounted = 0;
+                if (user_path != NULL && user_path[0] != '\0') {
+                    rc = bind_ns(pid, "user", user_path);
+                    if (rc < 0) { err = -rc; what = "pin user namespace"; } else mounted |= 8;
+                }
+                if (err == 0 && (flags & CRIO_PIN_NET)) {
+                    rc = bind_ns(pid, "net", net_path);
+                    if (rc < 0) { err = -rc; what = "pin network namespace"; } else mounted |= CRIO_PIN_NET;
+                }
+                if (err == 0 && (flags & CRIO_PIN_IPC)) {
+                    rc = bind_ns(pid, "ipc", ipc_path);
+                    if (rc < 0) { err = -rc; what = "pin IPC namespace"; } else mounted |= CRIO_PIN_IPC;
+                }
+                if (err == 0 && (flags & CRIO_PIN_UTS)) {
+                    rc = bind_ns(pid, "uts", uts_path);
+                    if (rc < 0) { err = -rc; what = "pin UTS namespace"; } else mounted |= CRIO_PIN_UTS;
+                }
+                if (err != 0) {
+                    if (mounted & 8) umount2(user_path, MNT_DETACH);
+                    if (mounted & CRIO_PIN_NET) umount2(net_path, MNT_DETACH);
+                    if (mounted & CRIO_PIN_IPC) umount2(ipc_path, MNT_DETACH);
+                    if (mounted & CRIO_PIN_UTS) umount2(uts_path, MNT_DETACH);
+                }
+            }
+        }
+    }
+    close(control_fds[1]);
+    close(status_fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (err != 0) {
+        if (what != NULL) snprintf(error, error_size, "%s: %s", what, strerror(err));
+        return -err;
+    }
+    return 0;
+}
+
+int crio_idmap_mount(const char *source, const char *target, const char *userns_path, int recursive) {
+    int userns = open(userns_path, O_RDONLY | O_CLOEXEC);
+    if (userns < 0) return -errno;
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source,
+                            CRIO_OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? CRIO_AT_RECURSIVE : 0));
+    if (tree < 0) {
+        int err = errno;
+        close(userns);
+        return -err;
+    }
+    struct crio_mount_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = CRIO_MOUNT_ATTR_IDMAP;
+    attr.userns_fd = (uint64_t)userns;
+    int rc = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? CRIO_AT_RECURSIVE : 0), &attr,
+                          sizeof(attr));
+    int err = rc < 0 ? errno : 0;
+    close(userns);
+    if (rc == 0) {
+        rc = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, target, CRIO_MOVE_MOUNT_F_EMPTY_PATH);
+        if (rc < 0) err = errno;
+    }
+    close(tree);
+    return err != 0 ? -err : 0;
+}

@@ -41,11 +41,18 @@ public struct ImageStoreLayout: Sendable, Equatable {
     return parts.count == 2 ? "\(blobsDir)/\(parts[0])/\(parts[1])" : "\(blobsDir)/invalid/\(digest)"
   }
 
-  /// Creates the store's directories (mode 0700, as containers/storage does).
+  /// Creates the store's directories (mode 0700, as containers/storage
+  /// does), except the root and the containers' directory: 0711 (search
+  /// only), so that runc, running as a container's root in a pod's user
+  /// namespace (a host UID with no rights on these directories), can reach
+  /// the container's rootfs and volumes to bind-mount them.
   public func create() throws {
     for dir in [root, imagesDir, layersDir, layerDataDir, containersDir, blobsDir, "\(blobsDir)/sha256", stagingDir] {
       try FileManager.default.createDirectory(
         atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+    for dir in [root, containersDir] {
+      _ = chmod(dir, 0o711)
     }
   }
 

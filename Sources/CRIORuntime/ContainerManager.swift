@@ -167,6 +167,17 @@ public actor ContainerManager {
     for mount in spec.mounts {
       if let image = mount.image { try ImageVolumes.validate(subPath: image.subPath, image: image.name) }
     }
+    if sandbox.spec.userNamespace != nil {
+      if let mount = spec.mounts.first(where: { $0.image != nil }) {
+        throw ContainerError.invalid(
+          "mount \(mount.containerPath): image volumes are not supported in a pod with a user namespace yet")
+      }
+      if let mount = spec.mounts.first(where: { $0.propagation != .private }) {
+        // Its volumes are idmapped copies: new mounts, neither slaves nor peers of the host's.
+        throw ContainerError.invalid(
+          "mount \(mount.containerPath): propagation \(mount.propagation.criName) is not supported in a pod with a user namespace")
+      }
+    }
     let id = SandboxManager.newID()
     // In use for RemoveImage from here (the await below lets it run) until the record exists.
     creatingImages[id] = Set([image.id] + spec.mounts.compactMap(\.image?.id))
@@ -198,9 +209,7 @@ public actor ContainerManager {
       for mount in spec.mounts where mount.image == nil && !FileManager.default.fileExists(atPath: mount.hostPath) {
         try FileManager.default.createDirectory(atPath: mount.hostPath, withIntermediateDirectories: true)
       }
-      try OverlayMount.mount(
-        lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
-        target: "\(layerDirectory)/merged")
+      try Self.mountRootfs(image: image, layerDirectory: layerDirectory, sandbox: sandbox)
       spec.mounts = try ImageVolumes.mount(spec.mounts, under: ImageVolumes.directory(layerDirectory: layerDirectory))
       Failpoint.containerCreateAfterRootfs.hit()
       phases.mark("rootfs")
@@ -209,9 +218,18 @@ public actor ContainerManager {
         ? "\(bundle)/container.log" : "\(sandbox.spec.logDirectory)/\(spec.logPath)"
       try FileManager.default.createDirectory(
         atPath: (logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-      let (runtimeSpec, notes) = try Self.buildSpec(
+      let (builtSpec, notes) = try Self.buildSpec(
         config: config, sandbox: sandbox, spec: spec, image: image, args: args, user: user,
         rootfs: "\(layerDirectory)/merged", id: id, pidNamespace: pidNamespace)
+      var runtimeSpec = builtSpec
+      let volumeSources = try Self.idmapVolumes(spec.mounts, layerDirectory: layerDirectory, sandbox: sandbox)
+      for index in runtimeSpec.mounts.indices {
+        if let source = volumeSources[runtimeSpec.mounts[index].destination],
+           spec.mounts.contains(where: { $0.containerPath == runtimeSpec.mounts[index].destination && $0.hostPath == runtimeSpec.mounts[index].source })
+        {
+          runtimeSpec.mounts[index].source = source
+        }
+      }
       for note in notes.messages {
         logger.info("\(note)", metadata: ["container": "\(reserved)"])
       }
@@ -270,20 +288,30 @@ public actor ContainerManager {
   }
 
   func cleanupFiles(id: String, layerDirectory: String, bundle: String) {
-    Self.removeFiles(id: id, layerDirectory: layerDirectory, bundle: bundle, socketDirectory: socketDirectory)
+    if !Self.removeFiles(id: id, layerDirectory: layerDirectory, bundle: bundle, socketDirectory: socketDirectory) {
+      logger.error("A mount is still in place: not removing the layer directory", metadata: ["directory": "\(layerDirectory)"])
+    }
   }
 
-  /// Unmounts the rootfs and the image volumes (and whatever else is mounted
-  /// there, deepest first), deletes the upper dir, the bundle and conmon's socket links.
-  static func removeFiles(id: String, layerDirectory: String, bundle: String, socketDirectory: String) {
+  /// Unmounts everything mounted under the layer directory (the rootfs, image
+  /// volumes, a user-namespace pod's idmapped layers and volumes), deepest
+  /// first, and deletes it (only when nothing is mounted there any more: a
+  /// recursive delete must never reach into an image layer or a host
+  /// directory), the bundle and conmon's socket links. False when something
+  /// stayed mounted.
+  @discardableResult
+  static func removeFiles(id: String, layerDirectory: String, bundle: String, socketDirectory: String) -> Bool {
     DirectoryMounts.unmountAll(under: layerDirectory)
-    TmpfsMount.unmount("\(layerDirectory)/merged")
-    try? FileManager.default.removeItem(atPath: layerDirectory)
+    let stillMounted = MountInfoEntry.current().contains {
+      $0.mountPoint == layerDirectory || $0.mountPoint.hasPrefix(layerDirectory + "/")
+    }
+    if !stillMounted { try? FileManager.default.removeItem(atPath: layerDirectory) }
     try? FileManager.default.removeItem(atPath: bundle)
     // conmon's link from the socket directory to the bundle (one character
     // shorter when the full path would be exactly as long as a socket path may be).
     unlink("\(socketDirectory)/\(id)")
     unlink("\(socketDirectory)/\(id.dropLast())")
+    return !stillMounted
   }
 
   // MARK: pieces
@@ -358,13 +386,69 @@ public actor ContainerManager {
     ]
   }
 
-  /// The pod's pinned network, IPC and UTS namespaces.
+  /// The pod's pinned network, IPC and UTS namespaces (and user namespace).
   static func podNamespaces(sandbox: SandboxRecord) -> [RuntimeSpec.Namespace] {
     var namespaces: [RuntimeSpec.Namespace] = []
+    if let user = sandbox.pins.user { namespaces.append(.init(type: "user", path: user)) }
     if let net = sandbox.pins.network { namespaces.append(.init(type: "network", path: net)) }
     if let ipc = sandbox.pins.ipc { namespaces.append(.init(type: "ipc", path: ipc)) }
     if let uts = sandbox.pins.uts { namespaces.append(.init(type: "uts", path: uts)) }
     return namespaces
+  }
+
+  /// Puts the container in the pod's user namespace: runc joins the pinned
+  /// namespace and is told its mappings (it requires them).
+  static func applyUserNamespace(sandbox: SandboxRecord, to spec: inout RuntimeSpec) {
+    guard let userns = sandbox.spec.userNamespace, sandbox.pins.user != nil else { return }
+    spec.linux.uidMappings = userns.uids.map { .init(containerID: $0.containerID, hostID: $0.hostID, size: $0.length) }
+    spec.linux.gidMappings = userns.gids.map { .init(containerID: $0.containerID, hostID: $0.hostID, size: $0.length) }
+  }
+
+  /// Mounts a container's overlay rootfs on `<layerDirectory>/merged`: over
+  /// idmapped lower layers for a pod in a user namespace (so the image's
+  /// files owned by 0 are owned by the container's root), else as is.
+  static func mountRootfs(image: ContainerImage, layerDirectory: String, sandbox: SandboxRecord) throws {
+    if let userns = sandbox.spec.userNamespace, let user = sandbox.pins.user {
+      try UserNamespaceSupport.mountOverlay(
+        lowerDirectories: image.layers.reversed(), layerDirectory: layerDirectory, userns: user,
+        rootUID: userns.rootUID, rootGID: userns.rootGID)
+    } else {
+      try OverlayMount.mount(
+        lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
+        target: "\(layerDirectory)/merged")
+    }
+  }
+
+  /// Idmapped copies of the container's volumes for a pod in a user
+  /// namespace, under `<layerDirectory>/volumes/<n>`, so files owned by 0 on
+  /// the host are owned by the container's root (runc 1.1 cannot make
+  /// idmapped mounts itself). Returns the source to use for each container path.
+  static func idmapVolumes(
+    _ mounts: [ContainerSpec.Mount], layerDirectory: String, sandbox: SandboxRecord
+  ) throws -> [String: String] {
+    guard sandbox.spec.userNamespace != nil, let user = sandbox.pins.user, !mounts.isEmpty else { return [:] }
+    let directory = "\(layerDirectory)/volumes"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    var sources: [String: String] = [:]
+    for (index, mount) in mounts.enumerated() {
+      let target = "\(directory)/\(index)"
+      var isDirectory: ObjCBool = false
+      _ = FileManager.default.fileExists(atPath: mount.hostPath, isDirectory: &isDirectory)
+      if isDirectory.boolValue {
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
+      } else {
+        guard FileManager.default.createFile(atPath: target, contents: nil) else {
+          throw ContainerError.runtimeFailed("cannot create \(target)")
+        }
+      }
+      do {
+        try IDMappedMount.mount(source: mount.hostPath, target: target, userns: user, recursive: true)
+      } catch {
+        throw ContainerError.runtimeFailed("volume \(mount.containerPath): \(error)")
+      }
+      sources[mount.containerPath] = target
+    }
+    return sources
   }
 
   /// The OCI runtime spec of a container: its process, rootfs, mounts, the
@@ -407,6 +491,7 @@ public actor ContainerManager {
         resources: resources, maskedPaths: nil,
         readonlyPaths: nil))
     runtimeSpec.annotations = spec.annotations
+    applyUserNamespace(sandbox: sandbox, to: &runtimeSpec)
     runtimeSpec.linux.rootfsPropagation = BindMounts.rootfsPropagation(spec.mounts)
     var notes = try SecurityContext.apply(
       spec.security, oomScoreAdj: spec.oomScoreAdj, to: &runtimeSpec,

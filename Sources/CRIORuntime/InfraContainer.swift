@@ -55,9 +55,7 @@ extension ContainerManager {
       for dir in ["\(layerDirectory)/upper", "\(layerDirectory)/work", "\(layerDirectory)/merged", bundle] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
       }
-      try OverlayMount.mount(
-        lowerDirectories: image.layers.reversed(), upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
-        target: "\(layerDirectory)/merged")
+      try Self.mountRootfs(image: image, layerDirectory: layerDirectory, sandbox: sandbox)
       var spec = ContainerSpec(
         name: "POD", attempt: sandbox.spec.attempt, runAsUser: sandbox.spec.security.runAsUser,
         runAsGroup: sandbox.spec.security.runAsUser == nil ? nil : sandbox.spec.security.runAsGroup)
@@ -174,6 +172,7 @@ extension ContainerManager {
           manager: config.runtime.cgroupManager, parent: sandbox.spec.cgroupParent, id: id), resources: RuntimeSpec.Resources(),
         maskedPaths: SecurityContext.defaultMaskedPaths, readonlyPaths: SecurityContext.defaultReadonlyPaths))
     runtimeSpec.process.oomScoreAdj = oomScoreAdj
+    applyUserNamespace(sandbox: sandbox, to: &runtimeSpec)
     runtimeSpec.linux.seccomp = try SeccompProfile.filter(for: sandbox.spec.security.seccomp, capabilities: [])
     return (runtimeSpec, notes)
   }

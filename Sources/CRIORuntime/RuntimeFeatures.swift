@@ -33,4 +33,9 @@ extension ContainerManager {
     guard let runtime = try? runtimeHandler(handler) else { return false }
     return await RuntimeFeatures.mountOptions(runtime: runtime.path).contains("rro")
   }
+
+  /// Whether the runtime of `handler` is configured and found.
+  public func hasRuntime(handler: String) -> Bool {
+    (try? runtimeHandler(handler)) != nil
+  }
 }

@@ -69,6 +69,9 @@ public actor SandboxManager {
     _ spec: SandboxSpec, infra: @Sendable (SandboxRecord) async throws -> Void = { _ in }
   ) async throws -> SandboxRecord {
     try validate(spec)
+    if spec.userNamespace != nil, case .unsupported(let reason) = userNamespaceSupport() {
+      throw SandboxError.invalid("user namespaces are not supported on this host: \(reason)")
+    }
     for note in SecurityContext.unsupportedNotes(apparmor: spec.security.apparmorProfile, selinux: spec.security.selinuxLabel) {
       logger.info("\(note)", metadata: ["sandbox": "\(spec.reservedName)"])
     }
@@ -212,7 +215,9 @@ public actor SandboxManager {
 
   /// Where the pins of sandbox `id` would be.
   static func pins(id: String, under directory: String) -> NamespacePins {
-    NamespacePins(network: "\(directory)/netns/\(id)", ipc: "\(directory)/ipcns/\(id)", uts: "\(directory)/utsns/\(id)")
+    NamespacePins(
+      network: "\(directory)/netns/\(id)", ipc: "\(directory)/ipcns/\(id)", uts: "\(directory)/utsns/\(id)",
+      user: "\(directory)/userns/\(id)")
   }
 
   // MARK: creation steps
@@ -237,7 +242,7 @@ public actor SandboxManager {
     do {
       pins = try NamespacePins.create(
         id: id, under: namespacesDirectory, network: !hostNetwork, ipc: spec.ipcMode != .node, uts: !hostNetwork,
-        hostname: hostname, sysctls: sysctls)
+        hostname: hostname, sysctls: sysctls, uids: spec.userNamespace?.uids, gids: spec.userNamespace?.gids)
     } catch {
       throw SandboxError.setupFailed("\(error)")
     }
@@ -249,6 +254,7 @@ public actor SandboxManager {
       let path = "\(runDir)/shm"
       try TmpfsMount.mount(at: path, sizeBytes: Self.shmSize)
       cleanup.append { TmpfsMount.unmount(path) }
+      if let userns = spec.userNamespace { chown(path, userns.rootUID, userns.rootGID) }
       shmPath = path
       Failpoint.sandboxRunAfterShm.hit()
     }
@@ -259,6 +265,12 @@ public actor SandboxManager {
     try write("\(hostname)\n", to: record.hostnamePath)
     try write(hostsFile(hostname: hostname, hostNetwork: hostNetwork), to: record.hostsPath)
     try write(resolvConf(spec.dns), to: record.resolvConfPath)
+    if let userns = spec.userNamespace {
+      // The pod's root owns its files, as CRI-O does.
+      for path in [record.hostnamePath, record.hostsPath, record.resolvConfPath] {
+        chown(path, userns.rootUID, userns.rootGID)
+      }
+    }
 
     if let netns = pins.network {
       let attachment = CNIAttachment(
@@ -294,6 +306,38 @@ public actor SandboxManager {
     }
     if spec.networkMode == .target || spec.ipcMode == .target {
       throw SandboxError.invalid("a pod's network and IPC namespaces cannot target a container")
+    }
+    if let userns = spec.userNamespace { try validate(userns, spec: spec) }
+  }
+
+  /// Where the user namespace probe works (and cleans up).
+  var userNamespaceProbeDirectory: String { "\(runDirectory)/.userns-probe" }
+
+  /// Whether pods can run in user namespaces here (probed once).
+  public func userNamespaceSupport() -> UserNamespaceSupport.Result {
+    UserNamespaceSupport.probe(scratch: userNamespaceProbeDirectory)
+  }
+
+  /// As CRI-O: one UID and one GID range, mapping container ID 0, and the
+  /// pod's own network, IPC and PID namespaces (a user namespace must own them).
+  private nonisolated func validate(_ userns: SandboxSpec.UserNamespace, spec: SandboxSpec) throws {
+    for (kind, mappings) in [("UID", userns.uids), ("GID", userns.gids)] {
+      guard mappings.count == 1 else {
+        throw SandboxError.invalid(
+          "user namespace: exactly one \(kind) mapping is supported, got \(mappings.count)")
+      }
+      let mapping = mappings[0]
+      guard mapping.containerID == 0 else {
+        throw SandboxError.invalid("user namespace: container \(kind) 0 must be mapped (the mapping starts at \(mapping.containerID))")
+      }
+      guard mapping.length > 0, UInt64(mapping.hostID) + UInt64(mapping.length) <= UInt64(UInt32.max) else {
+        throw SandboxError.invalid(
+          "user namespace: invalid \(kind) mapping of \(mapping.length) IDs at host ID \(mapping.hostID)")
+      }
+    }
+    if spec.networkMode == .node || spec.ipcMode == .node || spec.pidMode == .node {
+      throw SandboxError.invalid(
+        "user namespace: a pod in its own user namespace cannot use the host's network, IPC or PID namespace")
     }
   }
 
@@ -365,7 +409,7 @@ public actor SandboxManager {
       }
     }
     add(runDirectory)
-    for kind in ["netns", "ipcns", "utsns"] { add("\(namespacesDirectory)/\(kind)") }
+    for kind in ["netns", "ipcns", "utsns", "userns"] { add("\(namespacesDirectory)/\(kind)") }
     add(networks.cacheDirectory, suffix: ".json")
     return ids
   }

@@ -1,4 +1,5 @@
 import CRIONetwork
+import CRIOSystem
 
 /// What a pod sandbox is asked to be, in crio's own terms (the CRI server
 /// translates `PodSandboxConfig` into this).
@@ -26,6 +27,23 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
     }
   }
 
+  /// A pod in its own user namespace (`NamespaceOption.userns_options`
+  /// mode POD): the kubelet's ID mappings (exactly one range each, mapping
+  /// container ID 0).
+  public struct UserNamespace: Sendable, Equatable, Codable {
+    public var uids: [IDMapping]
+    public var gids: [IDMapping]
+
+    public init(uids: [IDMapping], gids: [IDMapping]) {
+      self.uids = uids
+      self.gids = gids
+    }
+
+    /// The host IDs of the pod's root.
+    public var rootUID: UInt32 { IDMapping.host(0, in: uids) ?? 0 }
+    public var rootGID: UInt32 { IDMapping.host(0, in: gids) ?? 0 }
+  }
+
   public var name: String
   public var namespace: String
   public var uid: String
@@ -43,13 +61,16 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
   public var cgroupParent: String
   public var portMappings: [CNIAttachment.PortMapping]
   public var security: SandboxSecurity
+  /// nil: the host's user namespace (mode NODE).
+  public var userNamespace: UserNamespace?
 
   public init(
     name: String, namespace: String, uid: String, attempt: UInt32 = 0, hostname: String = "",
     logDirectory: String = "", dns: DNS? = nil, labels: [String: String] = [:], annotations: [String: String] = [:],
     runtimeHandler: String = "", networkMode: NamespaceMode = .pod, pidMode: NamespaceMode = .container,
     ipcMode: NamespaceMode = .pod, sysctls: [String: String] = [:], cgroupParent: String = "",
-    portMappings: [CNIAttachment.PortMapping] = [], security: SandboxSecurity = SandboxSecurity()
+    portMappings: [CNIAttachment.PortMapping] = [], security: SandboxSecurity = SandboxSecurity(),
+    userNamespace: UserNamespace? = nil
   ) {
     self.name = name
     self.namespace = namespace
@@ -68,11 +89,13 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
     self.cgroupParent = cgroupParent
     self.portMappings = portMappings
     self.security = security
+    self.userNamespace = userNamespace
   }
 
   enum CodingKeys: String, CodingKey {
     case name, namespace, uid, attempt, hostname, logDirectory, dns, labels, annotations, runtimeHandler
     case networkMode, pidMode, ipcMode, sysctls, cgroupParent, portMappings, security
+    case userNamespace
   }
 
   /// Decodes records written by any earlier version: fields added later
@@ -96,6 +119,7 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
     cgroupParent = try c.decodeIfPresent(String.self, forKey: .cgroupParent) ?? ""
     portMappings = try c.decodeIfPresent([CNIAttachment.PortMapping].self, forKey: .portMappings) ?? []
     security = try c.decodeIfPresent(SandboxSecurity.self, forKey: .security) ?? SandboxSecurity()
+    userNamespace = try c.decodeIfPresent(UserNamespace.self, forKey: .userNamespace)
   }
 
   /// The name that must be unique among sandboxes: CRI-O's

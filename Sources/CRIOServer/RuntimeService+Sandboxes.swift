@@ -1,6 +1,7 @@
 import CRIAPI
 import CRIONetwork
 import CRIORuntime
+import CRIOSystem
 import Foundation
 import GRPCCore
 
@@ -99,7 +100,7 @@ extension RuntimeService {
       var info: [String: Any] = [
         "hostname": record.hostname, "runDirectory": record.runDirectory,
         "namespaces": ["network": record.pins.network ?? "host", "ipc": record.pins.ipc ?? "host",
-                       "uts": record.pins.uts ?? "host"],
+                       "uts": record.pins.uts ?? "host", "user": record.pins.user ?? "host"],
         "shm": record.shmPath ?? "/dev/shm", "cgroupParent": record.spec.cgroupParent,
       ]
       if let infra {
@@ -130,6 +131,20 @@ extension RuntimeService {
     status.linux.namespaces.options.network = Self.criMode(record.spec.networkMode)
     status.linux.namespaces.options.pid = Self.criMode(record.spec.pidMode)
     status.linux.namespaces.options.ipc = Self.criMode(record.spec.ipcMode)
+    if let userns = record.spec.userNamespace {
+      func mappings(_ list: [IDMapping]) -> [Runtime_V1_IDMapping] {
+        list.map {
+          var mapping = Runtime_V1_IDMapping()
+          mapping.containerID = $0.containerID
+          mapping.hostID = $0.hostID
+          mapping.length = $0.length
+          return mapping
+        }
+      }
+      status.linux.namespaces.options.usernsOptions.mode = .pod
+      status.linux.namespaces.options.usernsOptions.uids = mappings(userns.uids)
+      status.linux.namespaces.options.usernsOptions.gids = mappings(userns.gids)
+    }
     status.labels = record.spec.labels
     status.annotations = record.spec.annotations
     status.runtimeHandler = record.spec.runtimeHandler
@@ -209,7 +224,29 @@ extension RuntimeService {
         runAsUser: context.hasRunAsUser ? context.runAsUser.value : nil,
         runAsGroup: context.hasRunAsGroup ? context.runAsGroup.value : nil,
         apparmorProfile: apparmorProfile(context.hasApparmor ? context.apparmor : nil, name: ""),
-        selinuxLabel: context.hasSelinuxOptions ? selinuxLabel(context.selinuxOptions) : ""))
+        selinuxLabel: context.hasSelinuxOptions ? selinuxLabel(context.selinuxOptions) : ""),
+      userNamespace: try userNamespace(options))
+  }
+
+  /// The pod's user namespace: nil for the host's (NODE, or no options);
+  /// CONTAINER and TARGET are refused, as CRI-O does.
+  static func userNamespace(_ options: Runtime_V1_NamespaceOption) throws -> SandboxSpec.UserNamespace? {
+    guard options.hasUsernsOptions else { return nil }
+    let userns = options.usernsOptions
+    func mappings(_ list: [Runtime_V1_IDMapping]) -> [IDMapping] {
+      list.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, length: $0.length) }
+    }
+    switch userns.mode {
+    case .node:
+      guard userns.uids.isEmpty && userns.gids.isEmpty else {
+        throw SandboxError.invalid("user namespace mode NODE takes no ID mappings")
+      }
+      return nil
+    case .pod:
+      return SandboxSpec.UserNamespace(uids: mappings(userns.uids), gids: mappings(userns.gids))
+    case .container, .target, .UNRECOGNIZED:
+      throw SandboxError.invalid("unsupported user namespace mode \(userns.mode): only POD and NODE are")
+    }
   }
 
   static func mode(_ mode: Runtime_V1_NamespaceMode) -> SandboxSpec.NamespaceMode {

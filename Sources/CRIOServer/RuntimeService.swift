@@ -70,6 +70,10 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
       handler.name = name
       handler.features = Runtime_V1_RuntimeHandlerFeatures()
       handler.features.recursiveReadOnlyMounts = await containers.supportsRecursiveReadOnly(handler: name)
+      // runc joins the pod's pinned user namespace; crio makes the idmapped mounts.
+      let hasRuntime = await containers.hasRuntime(handler: name)
+      let userns = await sandboxes.userNamespaceSupport()
+      handler.features.userNamespaces = hasRuntime && userns.isSupported
       response.runtimeHandlers.append(handler)
     }
     // user_namespaces (per handler) and user_namespaces_host_network stay
@@ -77,6 +81,8 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     // but have no flag in the CRI (the kubelet's ImageVolume gate decides).
     response.features = Runtime_V1_RuntimeFeatures()
     response.features.supplementalGroupsPolicy = true
+    // A pod in a user namespace must have its own network namespace (refused otherwise).
+    response.features.userNamespacesHostNetwork = false
     if request.verbose {
       response.info["config"] = ConfigRenderer.json(config)
     }

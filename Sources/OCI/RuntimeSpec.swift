@@ -103,6 +103,9 @@ public struct RuntimeSpec: Sendable, Codable, Equatable {
     public var seccomp: Seccomp?
     /// Propagation of the rootfs mount (`rprivate`, `rslave`, `rshared`); nil: the runtime's default.
     public var rootfsPropagation: String?
+    /// The user namespace's mappings (with a `user` namespace).
+    public var uidMappings: [IDMapping]?
+    public var gidMappings: [IDMapping]?
 
     public init(namespaces: [Namespace], cgroupsPath: String?, resources: Resources?, maskedPaths: [String]?,
                 readonlyPaths: [String]?) {
@@ -111,6 +114,19 @@ public struct RuntimeSpec: Sendable, Codable, Equatable {
       self.resources = resources
       self.maskedPaths = maskedPaths
       self.readonlyPaths = readonlyPaths
+    }
+  }
+
+  /// One range of a user namespace mapping (`linux.uidMappings[]`).
+  public struct IDMapping: Sendable, Codable, Equatable {
+    public var containerID: UInt32
+    public var hostID: UInt32
+    public var size: UInt32
+
+    public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
+      self.containerID = containerID
+      self.hostID = hostID
+      self.size = size
     }
   }
 

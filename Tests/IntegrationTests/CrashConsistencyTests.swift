@@ -41,7 +41,21 @@ import Testing
 
   @Test(arguments: Failpoint.allCases)
   func aDaemonKilledMidOperationCompletesOrRollsItBackAndLeaksNothing(_ failpoint: Failpoint) async throws {
+    try await crash(at: failpoint, userNamespace: false)
+  }
+
+  /// The same for pods in user namespaces (a user namespace pin, idmapped layers).
+  @Test(arguments: [
+    Failpoint.sandboxRunAfterNamespaces, .sandboxRunAfterRecord, .sandboxRemoveAfterNamespaces,
+    .containerCreateAfterRootfs, .containerCreateAfterConmon, .containerRemoveAfterRuntime,
+  ])
+  func aDaemonKilledMidOperationOnAPodInAUserNamespaceLeaksNothing(_ failpoint: Failpoint) async throws {
+    try await crash(at: failpoint, userNamespace: true)
+  }
+
+  func crash(at failpoint: Failpoint, userNamespace: Bool) async throws {
     let fixture = try await NodeFixture()
+    fixture.userNamespace = userNamespace
     try await fixture.restart(failpoint: failpoint)
     let baseline = fixture.inventory
     let operation = Operation(failpoint)

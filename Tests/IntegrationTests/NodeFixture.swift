@@ -66,11 +66,22 @@ final class NodeFixture: @unchecked Sendable {
   /// Where a container's CRI log is (see `createContainer`).
   func logPath(pod: String, container: String) -> String { "\(dir.path)/pod-logs/\(pod)/\(container).log" }
 
+  /// Pods made by `runPod` get their own user namespace (UIDs and GIDs 0-65535 at host 300000).
+  var userNamespace = false
+
   /// A pod, with a host port mapped to its port 80 when `hostPort` is given.
   func runPod(_ name: String, hostPort: Int32? = nil) async throws -> String {
     try await call {
       var request = Runtime_V1_RunPodSandboxRequest()
       request.config = podConfig(name)
+      if userNamespace {
+        var mapping = Runtime_V1_IDMapping()
+        mapping.hostID = 300_000
+        mapping.length = 65536
+        request.config.linux.securityContext.namespaceOptions.usernsOptions.mode = .pod
+        request.config.linux.securityContext.namespaceOptions.usernsOptions.uids = [mapping]
+        request.config.linux.securityContext.namespaceOptions.usernsOptions.gids = [mapping]
+      }
       if let hostPort {
         var mapping = Runtime_V1_PortMapping()
         mapping.containerPort = 80

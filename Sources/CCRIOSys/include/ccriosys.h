@@ -118,6 +118,24 @@ int crio_mount_overlay(const char *lowerdirs, const char *upperdir, const char *
 /// A read-only overlay of lower directories only (no upper, no work dir): an image volume.
 int crio_mount_overlay_readonly(const char *lowerdirs, const char *target);
 
+/* Like crio_pin_namespaces, but first creates a user namespace with
+ * `uid_map` and `gid_map` (the text of /proc/<pid>/uid_map, "0 1000 65536\n")
+ * and pins it at `user_path` (when not empty); the network, IPC and UTS
+ * namespaces are then created inside it (so it owns them) by the child as
+ * root of the new user namespace, and pinned by the caller. Returns 0 or a
+ * negative errno (then nothing is left mounted), with a description in `error`. */
+int crio_pin_userns_namespaces(const char *user_path, const char *uid_map, const char *gid_map, int flags,
+                               const char *net_path, const char *ipc_path, const char *uts_path,
+                               const char *hostname, const char *const *sysctl_keys,
+                               const char *const *sysctl_values, int sysctl_count, char *error,
+                               unsigned long error_size);
+
+/* Mounts an idmapped copy of the mount at `source` (its whole tree when
+ * `recursive`) on `target`, mapped through the user namespace pinned (or
+ * opened) at `userns_path`: open_tree(OPEN_TREE_CLONE), mount_setattr(
+ * MOUNT_ATTR_IDMAP), move_mount. Returns 0 or -errno. */
+int crio_idmap_mount(const char *source, const char *target, const char *userns_path, int recursive);
+
 /* pipe2(fds, O_CLOEXEC). Returns 0 or -errno. */
 int crio_pipe_cloexec(int fds[2]);
 

@@ -1,0 +1,169 @@
+import CRIAPI
+import CRIClient
+import CRIOTestSupport
+import Foundation
+import GRPCCore
+import Glibc
+import Testing
+
+/// Pods in user namespaces (`NamespaceOption.userns_options` mode POD):
+/// the pinned user namespace, containers (and the infra container) in it,
+/// idmapped rootfs and volumes, refusals, and nothing left after removal.
+@Suite(.serialized) struct UserNamespaceTests {
+  typealias Fixture = SecurityContextTests.Fixture
+
+  static func mapping(_ container: UInt32, _ host: UInt32, _ length: UInt32) -> Runtime_V1_IDMapping {
+    var mapping = Runtime_V1_IDMapping()
+    mapping.containerID = container
+    mapping.hostID = host
+    mapping.length = length
+    return mapping
+  }
+
+  static func userns(
+    _ mode: Runtime_V1_NamespaceMode, uids: [Runtime_V1_IDMapping] = [], gids: [Runtime_V1_IDMapping]? = nil
+  ) -> Runtime_V1_UserNamespace {
+    var userns = Runtime_V1_UserNamespace()
+    userns.mode = mode
+    userns.uids = uids
+    userns.gids = gids ?? uids
+    return userns
+  }
+
+  func runPod(
+    _ f: Fixture, _ name: String, userns: Runtime_V1_UserNamespace, pid: Runtime_V1_NamespaceMode = .container
+  ) async throws -> (String, Runtime_V1_PodSandboxConfig) {
+    var config = podConfig(name, hostname: name)
+    config.linux.securityContext.namespaceOptions.usernsOptions = userns
+    config.linux.securityContext.namespaceOptions.pid = pid
+    config.logDirectory = "\(f.dir.path)/pod-logs/\(name)"
+    let id = try await f.call {
+      var request = Runtime_V1_RunPodSandboxRequest()
+      request.config = config
+      return try await $0.runtime.runPodSandbox(request, options: $0.options).podSandboxID
+    }
+    return (id, config)
+  }
+
+  /// `uid:gid` of `path` inside the container (`ls -lnd`; the test image has no `stat`).
+  func owner(_ f: Fixture, _ id: String, _ path: String) async throws -> String {
+    let out = try await f.exec(id, ["ls", "-lnd", path]).out
+    let fields = out.split(separator: " ", omittingEmptySubsequences: true)
+    return fields.count > 3 ? "\(fields[2]):\(fields[3])" : "? \(out)"
+  }
+
+  @Test func podInAUserNamespaceWithIdmappedRootfsAndVolumes() async throws {
+    try requireHostTools()
+    let f = try await Fixture()
+    let handlers = try await f.call {
+      var request = Runtime_V1_StatusRequest()
+      request.verbose = false
+      return try await $0.runtime.status(request, options: $0.options).runtimeHandlers
+    }
+    #expect(!handlers.isEmpty && handlers.allSatisfy { $0.features.userNamespaces })
+
+    // A host directory owned by root, mode 0755: only an idmapped mount lets
+    // the container's root (host UID 200000) write in it.
+    let volume = "\(f.dir.path)/volume"
+    try FileManager.default.createDirectory(atPath: volume, withIntermediateDirectories: true)
+    chmod(volume, 0o755)
+    try "from the host\n".write(toFile: "\(volume)/file", atomically: false, encoding: .utf8)
+
+    let pod = try await runPod(
+      f, "userns-pod", userns: Self.userns(.pod, uids: [Self.mapping(0, 200_000, 65536)]), pid: .pod)
+    let id = try await f.run(pod, name: "c") { config in
+      var mount = Runtime_V1_Mount()
+      mount.containerPath = "/data"
+      mount.hostPath = volume
+      var file = Runtime_V1_Mount()
+      file.containerPath = "/config.txt"
+      file.hostPath = "\(volume)/file"
+      file.readonly = true
+      config.mounts = [mount, file]
+    }
+    #expect(try await f.exec(id, ["cat", "/config.txt"]).out == "from the host\n")
+    #expect(try await owner(f, id, "/config.txt") == "0:0")
+    #expect(try await f.exec(id, ["sh", "-c", "echo x > /config.txt"]).code != 0, "a read-only file volume")
+    let propagation = await #expect(throws: RPCError.self) {
+      _ = try await f.createContainer(pod, name: "slave") { config in
+        var mount = Runtime_V1_Mount()
+        mount.containerPath = "/data"
+        mount.hostPath = volume
+        mount.propagation = .propagationHostToContainer
+        config.mounts = [mount]
+      }
+    }
+    #expect(propagation?.code == .invalidArgument)
+    let uidMap = try await f.exec(id, ["cat", "/proc/self/uid_map"]).out
+    #expect(uidMap.split(separator: " ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+      == ["0", "200000", "65536"], "\(uidMap)")
+    let gidMap = try await f.exec(id, ["cat", "/proc/self/gid_map"]).out
+    #expect(gidMap.contains("200000"), "\(gidMap)")
+    #expect(try await f.exec(id, ["id", "-u"]).out == "0\n")
+    // The image's files are owned by root inside (idmapped overlay), and root can write the rootfs.
+    #expect(try await owner(f, id, "/etc/passwd") == "0:0")
+    #expect(try await owner(f, id, "/bin") == "0:0")
+    #expect(try await f.exec(id, ["touch", "/etc/new-file"]).code == 0)
+    // The volume: host root's files are root's inside, and writable.
+    #expect(try await owner(f, id, "/data/file") == "0:0")
+    #expect(try await f.exec(id, ["cat", "/data/file"]).out == "from the host\n")
+    let write = try await f.exec(id, ["sh", "-c", "echo from the container > /data/written"])
+    #expect(write.code == 0, "\(write.err)")
+    var st = stat()
+    #expect(stat("\(volume)/written", &st) == 0 && st.st_uid == 0, "written as host root through the idmapped mount")
+    // The pod's files and /dev/shm.
+    #expect(try await f.exec(id, ["cat", "/etc/hostname"]).out == "userns-pod\n")
+    #expect(try await f.exec(id, ["touch", "/dev/shm/x"]).code == 0)
+    #expect(try await owner(f, id, "/dev/shm") == "0:0")
+    #expect(try await owner(f, id, "/etc/hostname") == "0:0")
+    // On the host, the container's processes run as the mapped UID, in the pinned user namespace.
+    if let infra = try await f.infraPID(pod.0) {
+      let status = try String(contentsOfFile: "/proc/\(infra)/status", encoding: .utf8)
+      #expect(status.contains("Uid:\t200000\t"), "\(status)")
+      let infraUserns = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(infra)/ns/user")
+      let hostUserns = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/user")
+      #expect(infraUserns != hostUserns)
+    } else {
+      Issue.record("a pod sharing its PID namespace has an infra container")
+    }
+    let podStatus = try await f.podStatus(pod.0)
+    #expect(podStatus.status.linux.namespaces.options.usernsOptions.mode == .pod)
+    #expect(podStatus.status.linux.namespaces.options.usernsOptions.uids == [Self.mapping(0, 200_000, 65536)])
+    let pins = (try? FileManager.default.contentsOfDirectory(atPath: "\(f.dir.namespacesDir)/userns")) ?? []
+    #expect(pins == [pod.0])
+
+    try await f.removeAndCheckClean([pod.0], ids: [id])
+    let leftPins = (try? FileManager.default.contentsOfDirectory(atPath: "\(f.dir.namespacesDir)/userns")) ?? []
+    #expect(leftPins.isEmpty, "\(leftPins)")
+    let layers = (try? FileManager.default.contentsOfDirectory(atPath: "\(f.dir.root)/crio/layers")) ?? []
+    #expect(layers.isEmpty, "\(layers)")
+    #expect(FileManager.default.fileExists(atPath: "\(volume)/file"), "the volume's files stay")
+  }
+
+  @Test func nodeModeAndRefusals() async throws {
+    try requireHostTools()
+    let f = try await Fixture()
+    // NODE: the host's user namespace, as without options.
+    let pod = try await runPod(f, "node-userns", userns: Self.userns(.node))
+    let id = try await f.run(pod, name: "c")
+    let hostMap = try String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8)
+    #expect(try await f.exec(id, ["cat", "/proc/self/uid_map"]).out == hostMap)
+    try await f.removeAndCheckClean([pod.0], ids: [id])
+
+    let refusals: [(String, Runtime_V1_UserNamespace)] = [
+      ("two mappings", Self.userns(.pod, uids: [Self.mapping(0, 200_000, 65536), Self.mapping(0, 300_000, 65536)])),
+      ("container ID 0 unmapped", Self.userns(.pod, uids: [Self.mapping(1, 200_000, 65536)])),
+      ("no mappings", Self.userns(.pod)),
+      ("mode CONTAINER", Self.userns(.container)),
+      ("mode TARGET", Self.userns(.target)),
+      ("NODE with mappings", Self.userns(.node, uids: [Self.mapping(0, 200_000, 65536)])),
+    ]
+    for (what, userns) in refusals {
+      let error = await #expect(throws: RPCError.self, "\(what)") {
+        _ = try await runPod(f, "refused", userns: userns)
+      }
+      #expect(error?.code == .invalidArgument, "\(what): \(String(describing: error))")
+    }
+    #expect(MountTable.mountPoints(under: f.dir.path).isEmpty)
+  }
+}
