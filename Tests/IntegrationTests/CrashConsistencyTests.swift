@@ -62,7 +62,8 @@ import Testing
     let hostPort = Int32.random(in: 30000...39999)
     // Containers of the container operations get an image volume (the extra
     // image), whose mount must be rolled back or released like the rootfs.
-    let volume: String? = operation.isContainerOperation ? NodeFixture.extra : nil
+    // (Not in a pod with a user namespace, which refuses image volumes.)
+    let volume: String? = operation.isContainerOperation && !userNamespace ? NodeFixture.extra : nil
     if volume != nil { _ = try await fixture.images.pull(NodeFixture.extra) }
 
     // What exists before the operation.
