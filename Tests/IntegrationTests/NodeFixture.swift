@@ -199,7 +199,9 @@ final class NodeFixture: @unchecked Sendable {
 
   func finish() async throws {
     _ = try await images.daemon.stop()
-    network.removeBridge()
     images.registry.stop()
   }
+
+  // Also when a test failed before `finish`: the bridge is the test's, not crio's.
+  deinit { network.removeBridge() }
 }
