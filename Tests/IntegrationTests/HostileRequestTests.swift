@@ -245,6 +245,9 @@ import Testing
     try requireHostTools()
     let dir = try DaemonDirectory()
     let daemon = try await DaemonProcess.started(in: dir)
+    // The CRI socket accepts connections from the moment it is bound; an
+    // answered RPC means the daemon serves, and it starts streaming before that.
+    _ = try await CRIConnection.with(dir.endpoint) { try await $0.runtime.version(.init(), options: $0.options) }
     let listening = try ListeningSockets.of(pid: daemon.process.processIdentifier)
     #expect(!listening.isEmpty, "the streaming server listens on a TCP port")
     for socket in listening {
