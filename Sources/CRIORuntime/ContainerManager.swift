@@ -214,6 +214,7 @@ public actor ContainerManager {
       Failpoint.containerCreateAfterRootfs.hit()
       phases.mark("rootfs")
       let user = try ContainerUser.resolve(spec: spec, imageUser: image.user, rootfs: "\(layerDirectory)/merged")
+      if let userns = sandbox.spec.userNamespace { try Self.checkMapped(user, in: userns) }
       let logPath = sandbox.spec.logDirectory.isEmpty || spec.logPath.isEmpty
         ? "\(bundle)/container.log" : "\(sandbox.spec.logDirectory)/\(spec.logPath)"
       try FileManager.default.createDirectory(
@@ -402,6 +403,17 @@ public actor ContainerManager {
     guard let userns = sandbox.spec.userNamespace, sandbox.pins.user != nil else { return }
     spec.linux.uidMappings = userns.uids.map { .init(containerID: $0.containerID, hostID: $0.hostID, size: $0.length) }
     spec.linux.gidMappings = userns.gids.map { .init(containerID: $0.containerID, hostID: $0.hostID, size: $0.length) }
+  }
+
+  /// Refuses a user the pod's user namespace cannot represent (runc would
+  /// fail with a bare EINVAL from setresuid or setgroups).
+  static func checkMapped(_ user: ContainerUser, in userns: SandboxSpec.UserNamespace) throws {
+    guard userns.hostUID(user.uid) != nil else {
+      throw ContainerError.invalid("user namespace: the container's UID \(user.uid) is not mapped in the pod's user namespace")
+    }
+    for gid in [user.gid] + user.additionalGids where userns.hostGID(gid) == nil {
+      throw ContainerError.invalid("user namespace: the container's GID \(gid) is not mapped in the pod's user namespace")
+    }
   }
 
   /// Mounts a container's overlay rootfs on `<layerDirectory>/merged`: over

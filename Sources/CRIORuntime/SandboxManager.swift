@@ -318,21 +318,16 @@ public actor SandboxManager {
     UserNamespaceSupport.probe(scratch: userNamespaceProbeDirectory)
   }
 
-  /// As CRI-O: one UID and one GID range, mapping container ID 0, and the
-  /// pod's own network, IPC and PID namespaces (a user namespace must own them).
+  /// As CRI-O: UID and GID mappings the kernel takes (any number of
+  /// ranges, see `UserNamespace.problem`), mapping container ID 0, and the
+  /// pod's own network, IPC and PID namespaces (a user namespace must own
+  /// them; Kubernetes' API validation refuses hostNetwork, hostIPC and
+  /// hostPID with hostUsers: false too).
   private nonisolated func validate(_ userns: SandboxSpec.UserNamespace, spec: SandboxSpec) throws {
+    let pageSize = max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096)
     for (kind, mappings) in [("UID", userns.uids), ("GID", userns.gids)] {
-      guard mappings.count == 1 else {
-        throw SandboxError.invalid(
-          "user namespace: exactly one \(kind) mapping is supported, got \(mappings.count)")
-      }
-      let mapping = mappings[0]
-      guard mapping.containerID == 0 else {
-        throw SandboxError.invalid("user namespace: container \(kind) 0 must be mapped (the mapping starts at \(mapping.containerID))")
-      }
-      guard mapping.length > 0, UInt64(mapping.hostID) + UInt64(mapping.length) <= UInt64(UInt32.max) else {
-        throw SandboxError.invalid(
-          "user namespace: invalid \(kind) mapping of \(mapping.length) IDs at host ID \(mapping.hostID)")
+      if let problem = SandboxSpec.UserNamespace.problem(in: mappings, kind: kind, pageSize: pageSize) {
+        throw SandboxError.invalid("user namespace: \(problem)")
       }
     }
     if spec.networkMode == .node || spec.ipcMode == .node || spec.pidMode == .node {

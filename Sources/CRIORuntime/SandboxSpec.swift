@@ -28,8 +28,8 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
   }
 
   /// A pod in its own user namespace (`NamespaceOption.userns_options`
-  /// mode POD): the kubelet's ID mappings (exactly one range each, mapping
-  /// container ID 0).
+  /// mode POD): the kubelet's ID mappings (one or more ranges each, one of
+  /// them mapping container ID 0; see `problem(in:kind:)`).
   public struct UserNamespace: Sendable, Equatable, Codable {
     public var uids: [IDMapping]
     public var gids: [IDMapping]
@@ -42,6 +42,49 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
     /// The host IDs of the pod's root.
     public var rootUID: UInt32 { IDMapping.host(0, in: uids) ?? 0 }
     public var rootGID: UInt32 { IDMapping.host(0, in: gids) ?? 0 }
+
+    /// The host UID of container UID `uid` (nil: not mapped).
+    public func hostUID(_ uid: UInt32) -> UInt32? { IDMapping.host(uid, in: uids) }
+    /// The host GID of container GID `gid` (nil: not mapped).
+    public func hostGID(_ gid: UInt32) -> UInt32? { IDMapping.host(gid, in: gids) }
+
+    /// The most ranges a uid_map or gid_map may have (the kernel's limit since 4.15).
+    public static let maximumRanges = 340
+
+    /// Why `mappings` cannot be written as a user namespace's `kind` ("UID"
+    /// or "GID") map, or nil: the kernel's rules (at most 340 ranges, each
+    /// non-empty and within 32 bits on both sides, no two overlapping on
+    /// either side, the text shorter than a page) plus crio's own: container
+    /// ID 0 must be mapped (the pod's root owns its files).
+    public static func problem(in mappings: [IDMapping], kind: String, pageSize: Int = 4096) -> String? {
+      guard !mappings.isEmpty else { return "no \(kind) mapping" }
+      guard mappings.count <= maximumRanges else {
+        return "\(mappings.count) \(kind) mappings: at most \(maximumRanges) are allowed"
+      }
+      // The last ID of a range must stay below 2^32 - 1 (the kernel's invalid ID, (uid_t)-1).
+      let limit = UInt64(UInt32.max)
+      for m in mappings {
+        let what = "\(kind) mapping \(m.containerID) \(m.hostID) \(m.length)"
+        guard m.length > 0 else { return "\(what): an empty range" }
+        guard UInt64(m.containerID) + UInt64(m.length) <= limit, UInt64(m.hostID) + UInt64(m.length) <= limit else {
+          return "\(what): the range goes beyond 32 bits"
+        }
+      }
+      for (side, start) in [("container", \IDMapping.containerID), ("host", \IDMapping.hostID)] {
+        let sorted = mappings.sorted { $0[keyPath: start] < $1[keyPath: start] }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where UInt64(a[keyPath: start]) + UInt64(a.length) > UInt64(b[keyPath: start]) {
+          return "\(kind) mappings \(a.containerID) \(a.hostID) \(a.length) and \(b.containerID) \(b.hostID) \(b.length) overlap on the \(side) side"
+        }
+      }
+      guard IDMapping.host(0, in: mappings) != nil else {
+        return "container \(kind) 0 is not mapped (the pod's root)"
+      }
+      let text = IDMapping.mapText(mappings)
+      guard text.utf8.count < pageSize else {
+        return "the \(kind) mappings take \(text.utf8.count) bytes: the kernel takes less than \(pageSize)"
+      }
+      return nil
+    }
   }
 
   public var name: String

@@ -140,6 +140,114 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: "\(volume)/file"), "the volume's files stay")
   }
 
+  func removeContainer(_ f: Fixture, _ id: String) async throws {
+    try await f.call {
+      var request = Runtime_V1_RemoveContainerRequest()
+      request.containerID = id
+      _ = try await $0.runtime.removeContainer(request, options: $0.options)
+    }
+  }
+
+  /// Mount points under the container's layer directory, after waiting
+  /// (bounded) for RemoveContainer's background release to end.
+  func mountsLeft(_ f: Fixture, container id: String) async throws -> [String] {
+    let layers = "\(f.dir.root)/overlay-containers/\(id)"
+    for _ in 0..<200
+    where !MountTable.mountPoints(under: layers).isEmpty || FileManager.default.fileExists(atPath: layers) {
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    #expect(!FileManager.default.fileExists(atPath: layers), "\(layers) is left")
+    return MountTable.mountPoints(under: layers)
+  }
+
+  /// `(container, host, length)` lines of a uid_map or gid_map.
+  static func mapLines(_ text: String) -> [[String]] {
+    text.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+  }
+
+  /// Two ranges (container 0-999 to host 200000, 1000-65535 to host
+  /// 300000): root and UID 1000 each get their own range's host IDs, in the
+  /// rootfs upper layer (stored with host IDs) and through an idmapped volume
+  /// (stored with the container's IDs).
+  @Test func severalMappingRanges() async throws {
+    try requireHostTools()
+    let f = try await Fixture()
+    let ranges = [Self.mapping(0, 200_000, 1000), Self.mapping(1000, 300_000, 64536)]
+    let volume = "\(f.dir.path)/shared-volume"
+    try FileManager.default.createDirectory(atPath: volume, withIntermediateDirectories: true)
+    chmod(volume, 0o777)
+    try "from the host\n".write(toFile: "\(volume)/file", atomically: false, encoding: .utf8)
+
+    let pod = try await runPod(f, "two-ranges", userns: Self.userns(.pod, uids: ranges), pid: .pod)
+    func withVolume(_ config: inout Runtime_V1_ContainerConfig) {
+      var mount = Runtime_V1_Mount()
+      mount.containerPath = "/data"
+      mount.hostPath = volume
+      config.mounts = [mount]
+    }
+    let root = try await f.run(pod, name: "root", configure: withVolume)
+    let user = try await f.run(pod, name: "user") { config in
+      withVolume(&config)
+      config.linux.securityContext.runAsUser.value = 1000
+      config.linux.securityContext.runAsGroup.value = 1000
+    }
+    let expected = [["0", "200000", "1000"], ["1000", "300000", "64536"]]
+    for id in [root, user] {
+      for map in ["uid_map", "gid_map"] {
+        let text = try await f.exec(id, ["cat", "/proc/self/\(map)"]).out
+        #expect(Self.mapLines(text).sorted { $0[0].count < $1[0].count || ($0[0].count == $1[0].count && $0[0] < $1[0]) }
+          == expected, "\(map): \(text)")
+      }
+    }
+    #expect(try await f.exec(root, ["id", "-u"]).out == "0\n")
+    #expect(try await f.exec(user, ["id", "-u"]).out == "1000\n")
+    #expect(try await f.exec(user, ["id", "-g"]).out == "1000\n")
+
+    // The rootfs upper layer stores what each writes with its host IDs.
+    #expect(try await f.exec(root, ["touch", "/by-root"]).code == 0)
+    let touched = try await f.exec(user, ["touch", "/tmp/by-user"])
+    #expect(touched.code == 0, "\(touched.err)")
+    var st = stat()
+    let rootUpper = "\(f.dir.root)/overlay-containers/\(root)/upper"
+    let userUpper = "\(f.dir.root)/overlay-containers/\(user)/upper"
+    #expect(stat("\(rootUpper)/by-root", &st) == 0 && st.st_uid == 200_000 && st.st_gid == 200_000, "\(st.st_uid):\(st.st_gid)")
+    #expect(stat("\(userUpper)/tmp/by-user", &st) == 0 && st.st_uid == 300_000 && st.st_gid == 300_000, "\(st.st_uid):\(st.st_gid)")
+    #expect(try await owner(f, user, "/tmp/by-user") == "1000:1000")
+    #expect(try await owner(f, root, "/by-root") == "0:0")
+    // The upper layer and the pod's files belong to the pod's root (container 0, host 200000).
+    #expect(stat(rootUpper, &st) == 0 && st.st_uid == 200_000, "\(st.st_uid)")
+    #expect(try await owner(f, user, "/etc/hostname") == "0:0")
+
+    // The idmapped volume stores the container's IDs (host root's file is root's inside).
+    #expect(try await owner(f, user, "/data/file") == "0:0")
+    #expect(try await f.exec(root, ["sh", "-c", "echo root > /data/by-root"]).code == 0)
+    #expect(try await f.exec(user, ["sh", "-c", "echo user > /data/by-user"]).code == 0)
+    #expect(stat("\(volume)/by-root", &st) == 0 && st.st_uid == 0 && st.st_gid == 0, "\(st.st_uid):\(st.st_gid)")
+    #expect(stat("\(volume)/by-user", &st) == 0 && st.st_uid == 1000 && st.st_gid == 1000, "\(st.st_uid):\(st.st_gid)")
+    #expect(try await owner(f, root, "/data/by-user") == "1000:1000")
+
+    // On the host, the processes run as their range's host IDs.
+    let processes = SecurityContextTests.processes(naming: ["sleep 3600"]).compactMap { $0.split(separator: ":").first }
+    let uids = processes.compactMap { pid -> String? in
+      let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+      return status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map { String($0.split(separator: "\t")[1]) }
+    }
+    #expect(Set(uids).isSuperset(of: ["200000", "300000"]), "\(uids)")
+
+    // A user no range maps is refused clearly, before runc fails with a bare EINVAL.
+    let unmapped = await #expect(throws: RPCError.self) {
+      _ = try await f.createContainer(pod, name: "unmapped") { $0.linux.securityContext.runAsUser.value = 70000 }
+    }
+    #expect(unmapped?.code == .invalidArgument, "\(String(describing: unmapped))")
+    #expect(unmapped?.message.contains("UID 70000 is not mapped") == true, "\(String(describing: unmapped))")
+
+    let podStatus = try await f.podStatus(pod.0)
+    #expect(podStatus.status.linux.namespaces.options.usernsOptions.uids == ranges)
+    #expect(podStatus.status.linux.namespaces.options.usernsOptions.gids == ranges)
+    try await f.removeAndCheckClean([pod.0], ids: [root, user])
+    #expect(FileManager.default.fileExists(atPath: "\(volume)/by-user"), "the volume's files stay")
+  }
+
   @Test func nodeModeAndRefusals() async throws {
     try requireHostTools()
     let f = try await Fixture()
@@ -151,8 +259,13 @@ import Testing
     try await f.removeAndCheckClean([pod.0], ids: [id])
 
     let refusals: [(String, Runtime_V1_UserNamespace)] = [
-      ("two mappings", Self.userns(.pod, uids: [Self.mapping(0, 200_000, 65536), Self.mapping(0, 300_000, 65536)])),
+      ("overlapping container ranges", Self.userns(.pod, uids: [Self.mapping(0, 200_000, 65536), Self.mapping(0, 300_000, 65536)])),
+      ("overlapping host ranges", Self.userns(.pod, uids: [Self.mapping(0, 200_000, 1000), Self.mapping(1000, 200_500, 1000)])),
+      ("an empty range", Self.userns(.pod, uids: [Self.mapping(0, 200_000, 65536), Self.mapping(70000, 400_000, 0)])),
+      ("beyond 32 bits", Self.userns(.pod, uids: [Self.mapping(0, 4_294_900_000, 100_000)])),
+      ("341 ranges", Self.userns(.pod, uids: (0..<341).map { Self.mapping($0, 200_000 + $0, 1) })),
       ("container ID 0 unmapped", Self.userns(.pod, uids: [Self.mapping(1, 200_000, 65536)])),
+      ("container GID 0 unmapped", Self.userns(.pod, uids: [Self.mapping(0, 200_000, 65536)], gids: [Self.mapping(1, 200_000, 65536)])),
       ("no mappings", Self.userns(.pod)),
       ("mode CONTAINER", Self.userns(.container)),
       ("mode TARGET", Self.userns(.target)),
