@@ -597,7 +597,7 @@ int crio_pin_userns_namespaces(const char *user_path, const char *uid_map, const
     return 0;
 }
 
-int crio_idmap_mount(const char *source, const char *target, const char *userns_path, int recursive) {
+int crio_idmap_mount(const char *source, const char *target, const char *userns_path, int recursive, int propagation) {
     int userns = open(userns_path, O_RDONLY | O_CLOEXEC);
     if (userns < 0) return -errno;
     int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source,
@@ -611,6 +611,7 @@ int crio_idmap_mount(const char *source, const char *target, const char *userns_
     memset(&attr, 0, sizeof(attr));
     attr.attr_set = CRIO_MOUNT_ATTR_IDMAP;
     attr.userns_fd = (uint64_t)userns;
+    attr.propagation = propagation == CRIO_IDMAP_PRIVATE ? MS_PRIVATE : propagation == CRIO_IDMAP_SLAVE ? MS_SLAVE : 0;
     int rc = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? CRIO_AT_RECURSIVE : 0), &attr,
                           sizeof(attr));
     int err = rc < 0 ? errno : 0;

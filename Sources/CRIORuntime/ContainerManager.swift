@@ -168,14 +168,13 @@ public actor ContainerManager {
       if let image = mount.image { try ImageVolumes.validate(subPath: image.subPath, image: image.name) }
     }
     if sandbox.spec.userNamespace != nil {
-      if let mount = spec.mounts.first(where: { $0.image != nil }) {
+      if let mount = spec.mounts.first(where: { $0.image == nil && $0.propagation == .bidirectional }) {
+        // runc makes the container's mount namespace inside the pod's user
+        // namespace: a less privileged one, where the host's shared mounts
+        // are slaves, so what the container mounts never reaches the host.
         throw ContainerError.invalid(
-          "mount \(mount.containerPath): image volumes are not supported in a pod with a user namespace yet")
-      }
-      if let mount = spec.mounts.first(where: { $0.propagation != .private }) {
-        // Its volumes are idmapped copies: new mounts, neither slaves nor peers of the host's.
-        throw ContainerError.invalid(
-          "mount \(mount.containerPath): propagation \(mount.propagation.criName) is not supported in a pod with a user namespace")
+          "mount \(mount.containerPath): propagation \(mount.propagation.criName) is not supported in a pod with a user namespace: "
+            + "mounts made in a mount namespace owned by the pod's user namespace do not propagate back to the host")
       }
     }
     let id = SandboxManager.newID()
@@ -210,7 +209,9 @@ public actor ContainerManager {
         try FileManager.default.createDirectory(atPath: mount.hostPath, withIntermediateDirectories: true)
       }
       try Self.mountRootfs(image: image, layerDirectory: layerDirectory, sandbox: sandbox)
-      spec.mounts = try ImageVolumes.mount(spec.mounts, under: ImageVolumes.directory(layerDirectory: layerDirectory))
+      spec.mounts = try ImageVolumes.mount(
+        spec.mounts, under: ImageVolumes.directory(layerDirectory: layerDirectory),
+        userns: sandbox.spec.userNamespace == nil ? nil : sandbox.pins.user)
       Failpoint.containerCreateAfterRootfs.hit()
       phases.mark("rootfs")
       let user = try ContainerUser.resolve(spec: spec, imageUser: image.user, rootfs: "\(layerDirectory)/merged")
@@ -431,10 +432,15 @@ public actor ContainerManager {
     }
   }
 
-  /// Idmapped copies of the container's volumes for a pod in a user
-  /// namespace, under `<layerDirectory>/volumes/<n>`, so files owned by 0 on
-  /// the host are owned by the container's root (runc 1.1 cannot make
-  /// idmapped mounts itself). Returns the source to use for each container path.
+  /// Idmapped copies of the container's bind mounts (volumes) for a pod in
+  /// a user namespace, under `<layerDirectory>/volumes/<n>`, so files owned
+  /// by 0 on the host are owned by the container's root (runc 1.1 cannot
+  /// make idmapped mounts itself). A copy is private, or a slave of the
+  /// host's mount for host-to-container propagation (what the host mounts
+  /// there later shows in the container, not idmapped: it is a new mount).
+  /// Image volumes are skipped: their overlay is over idmapped layers
+  /// already (`ImageVolumes.mount`). Returns the source to use for each
+  /// container path.
   static func idmapVolumes(
     _ mounts: [ContainerSpec.Mount], layerDirectory: String, sandbox: SandboxRecord
   ) throws -> [String: String] {
@@ -442,7 +448,7 @@ public actor ContainerManager {
     let directory = "\(layerDirectory)/volumes"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     var sources: [String: String] = [:]
-    for (index, mount) in mounts.enumerated() {
+    for (index, mount) in mounts.enumerated() where mount.image == nil {
       let target = "\(directory)/\(index)"
       var isDirectory: ObjCBool = false
       _ = FileManager.default.fileExists(atPath: mount.hostPath, isDirectory: &isDirectory)
@@ -454,7 +460,9 @@ public actor ContainerManager {
         }
       }
       do {
-        try IDMappedMount.mount(source: mount.hostPath, target: target, userns: user, recursive: true)
+        try IDMappedMount.mount(
+          source: mount.hostPath, target: target, userns: user, recursive: true,
+          propagation: mount.propagation == .hostToContainer ? .slave : .private)
       } catch {
         throw ContainerError.runtimeFailed("volume \(mount.containerPath): \(error)")
       }

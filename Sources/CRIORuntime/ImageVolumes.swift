@@ -27,7 +27,16 @@ enum ImageVolumes {
   /// Mounts every image volume among `mounts` under `directory` and returns
   /// the mounts with `hostPath` set to what is bound into the container
   /// (the mount, or its sub path) and `readonly` set.
-  static func mount(_ mounts: [ContainerSpec.Mount], under directory: String) throws -> [ContainerSpec.Mount] {
+  ///
+  /// In a pod with a user namespace (`userns`, its pin), the overlay is over
+  /// idmapped copies of the layers, `<directory>/<n>-layers/<k>` (as the
+  /// rootfs is, see `UserNamespaceSupport.mountOverlay`), so the image's
+  /// files owned by 0 are the container root's. Everything stays under the
+  /// container's layer directory: removal, rollback and recovery detach it
+  /// with the rest (`DirectoryMounts.unmountAll`).
+  static func mount(
+    _ mounts: [ContainerSpec.Mount], under directory: String, userns: String? = nil
+  ) throws -> [ContainerSpec.Mount] {
     guard mounts.contains(where: { $0.image != nil }) else { return mounts }
     // overlayfs without an upper directory needs at least two lower ones.
     let empty = "\(directory)/empty"
@@ -39,7 +48,11 @@ enum ImageVolumes {
       let target = "\(directory)/\(index)"
       try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
       do {
-        try OverlayMount.mountReadOnly(lowerDirectories: image.layers.reversed() + [empty], target: target)
+        var lowers = image.layers.reversed() as [String]
+        if let userns {
+          lowers = try idmappedLayers(lowers, under: "\(directory)/\(index)-layers", userns: userns)
+        }
+        try OverlayMount.mountReadOnly(lowerDirectories: lowers + [empty], target: target)
       } catch {
         throw ContainerError.runtimeFailed("image volume \(image.name) for \(mount.containerPath): \(error)")
       }
@@ -47,6 +60,20 @@ enum ImageVolumes {
       result[index].readonly = true
     }
     return result
+  }
+
+  /// Idmapped copies of `layers` (top first) under `directory`, in the same
+  /// order. The caller releases them on failure (they are under the layer directory).
+  static func idmappedLayers(_ layers: [String], under directory: String, userns: String) throws -> [String] {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    var copies: [String] = []
+    for (index, layer) in layers.enumerated() {
+      let target = "\(directory)/\(index)"
+      try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
+      try IDMappedMount.mount(source: layer, target: target, userns: userns)
+      copies.append(target)
+    }
+    return copies
   }
 
   /// `root` followed by `subPath`, which must exist and must not go through

@@ -76,9 +76,8 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
       handler.features.userNamespaces = hasRuntime && userns.isSupported
       response.runtimeHandlers.append(handler)
     }
-    // user_namespaces (per handler) and user_namespaces_host_network stay
-    // false: crio does not make user namespaces. Image volumes are supported
-    // but have no flag in the CRI (the kubelet's ImageVolume gate decides).
+    // Image volumes are supported (in user-namespace pods too) but have no
+    // flag in the CRI (the kubelet's ImageVolume gate decides).
     response.features = Runtime_V1_RuntimeFeatures()
     response.features.supplementalGroupsPolicy = true
     // A pod in a user namespace must have its own network namespace (refused otherwise).

@@ -126,10 +126,30 @@ public struct NamespacePins: Sendable, Equatable, Codable {
 
 /// Idmapped mounts (a container's rootfs and volumes in a pod with a user namespace).
 public enum IDMappedMount {
+  /// How an idmapped copy propagates. A copy of a shared mount left as is
+  /// would be a peer of the host's: detaching what is mounted under the copy
+  /// would then detach it on the host too.
+  public enum Propagation: Sendable {
+    /// Neither receives nor sends mount events.
+    case `private`
+    /// Receives what is mounted in the source's peer group afterwards (the
+    /// source must be shared or a slave), sends nothing back.
+    case slave
+
+    var flag: Int32 {
+      switch self {
+      case .private: CRIO_IDMAP_PRIVATE
+      case .slave: CRIO_IDMAP_SLAVE
+      }
+    }
+  }
+
   /// Mounts an idmapped copy of the mount at `source` on `target`, mapped
   /// through the user namespace pinned at `userns`.
-  public static func mount(source: String, target: String, userns: String, recursive: Bool = false) throws {
-    let rc = crio_idmap_mount(source, target, userns, recursive ? 1 : 0)
+  public static func mount(
+    source: String, target: String, userns: String, recursive: Bool = false, propagation: Propagation = .private
+  ) throws {
+    let rc = crio_idmap_mount(source, target, userns, recursive ? 1 : 0, propagation.flag)
     guard rc == 0 else {
       throw NamespacePins.PinError(
         description: "cannot make an idmapped mount of \(source) on \(target): \(String(cString: strerror(-rc)))")

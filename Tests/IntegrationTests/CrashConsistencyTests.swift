@@ -44,7 +44,8 @@ import Testing
     try await crash(at: failpoint, userNamespace: false)
   }
 
-  /// The same for pods in user namespaces (a user namespace pin, idmapped layers).
+  /// The same for pods in user namespaces (a user namespace pin, idmapped
+  /// layers of the rootfs and of the image volume).
   @Test(arguments: [
     Failpoint.sandboxRunAfterNamespaces, .sandboxRunAfterRecord, .sandboxRemoveAfterNamespaces,
     .containerCreateAfterRootfs, .containerCreateAfterConmon, .containerRemoveAfterRuntime,
@@ -61,9 +62,9 @@ import Testing
     let operation = Operation(failpoint)
     let hostPort = Int32.random(in: 30000...39999)
     // Containers of the container operations get an image volume (the extra
-    // image), whose mount must be rolled back or released like the rootfs.
-    // (Not in a pod with a user namespace, which refuses image volumes.)
-    let volume: String? = operation.isContainerOperation && !userNamespace ? NodeFixture.extra : nil
+    // image), whose mount must be rolled back or released like the rootfs
+    // (in a pod with a user namespace: an overlay over idmapped layers).
+    let volume: String? = operation.isContainerOperation ? NodeFixture.extra : nil
     if volume != nil { _ = try await fixture.images.pull(NodeFixture.extra) }
 
     // What exists before the operation.

@@ -12,17 +12,22 @@ import Testing
   static let dataImage = "registry.test/test/data:1"
 
   /// Two layers: `greeting`, `sub/inner`, a symbolic link `escape` to /etc,
-  /// then `second` in the top layer.
+  /// `owned` (owned by 1000:1000, mode 0600), then `second` in the top layer.
   static func pushDataImage(_ f: ContainerTests.Fixture) async throws -> TestImage {
+    try await pushDataImage(to: f.images)
+  }
+
+  static func pushDataImage(to images: ImageFixture) async throws -> TestImage {
     var bottom = TarWriter()
     bottom.file("greeting", "hello from the volume\n")
     bottom.directory("sub")
     bottom.file("sub/inner", "inner\n")
     bottom.symlink("escape", to: "/etc")
+    bottom.file("owned", "owned by 1000\n", mode: 0o600, uid: 1000, gid: 1000)
     var top = TarWriter()
     top.file("second", "from the second layer\n")
     let image = try TestImage(layerTars: [bottom.archive, top.archive], label: "data")
-    try await image.push(to: f.images.registry.host, repository: "test/data", tag: "1")
+    try await image.push(to: images.registry.host, repository: "test/data", tag: "1")
     return image
   }
 

@@ -85,15 +85,16 @@ import Testing
     #expect(try await owner(f, id, "/config.txt") == "0:0")
     #expect(try await f.exec(id, ["sh", "-c", "echo x > /config.txt"]).code != 0, "a read-only file volume")
     let propagation = await #expect(throws: RPCError.self) {
-      _ = try await f.createContainer(pod, name: "slave") { config in
+      _ = try await f.createContainer(pod, name: "shared") { config in
         var mount = Runtime_V1_Mount()
         mount.containerPath = "/data"
         mount.hostPath = volume
-        mount.propagation = .propagationHostToContainer
+        mount.propagation = .propagationBidirectional
         config.mounts = [mount]
       }
     }
     #expect(propagation?.code == .invalidArgument)
+    #expect(propagation?.message.contains("do not propagate back to the host") == true, "\(String(describing: propagation))")
     let uidMap = try await f.exec(id, ["cat", "/proc/self/uid_map"]).out
     #expect(uidMap.split(separator: " ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
       == ["0", "200000", "65536"], "\(uidMap)")
@@ -246,6 +247,124 @@ import Testing
     #expect(podStatus.status.linux.namespaces.options.usernsOptions.gids == ranges)
     try await f.removeAndCheckClean([pod.0], ids: [root, user])
     #expect(FileManager.default.fileExists(atPath: "\(volume)/by-user"), "the volume's files stay")
+  }
+
+  /// An image volume in a user-namespace pod: an overlay over idmapped
+  /// layers, read-only, with the image's owners inside, released on removal.
+  @Test func imageVolumesInAUserNamespacePod() async throws {
+    try requireHostTools()
+    let f = try await Fixture()
+    _ = try await ImageVolumeTests.pushDataImage(to: f.images)
+    _ = try await f.images.pull(ImageVolumeTests.dataImage)
+    let pod = try await runPod(
+      f, "userns-image-volume", userns: Self.userns(.pod, uids: [Self.mapping(0, 200_000, 65536)]))
+    let podMounts = MountTable.mountPoints(under: f.dir.path)
+    let id = try await f.run(pod, name: "reader") {
+      $0.mounts = [ImageVolumeTests.volume("/data"), ImageVolumeTests.volume("/inner", subPath: "sub")]
+    }
+    #expect(try await f.exec(id, ["cat", "/data/greeting", "/data/second", "/inner/inner"]).out
+      == "hello from the volume\nfrom the second layer\ninner\n")
+    // Root-owned files are root's inside; 1000's are 1000's (mode 0600: root reads them as their owner would).
+    #expect(try await owner(f, id, "/data/greeting") == "0:0")
+    #expect(try await owner(f, id, "/data") == "0:0")
+    #expect(try await owner(f, id, "/inner/inner") == "0:0")
+    #expect(try await owner(f, id, "/data/owned") == "1000:1000")
+    #expect(try await f.exec(id, ["cat", "/data/owned"]).out == "owned by 1000\n")
+    for path in ["/data/new", "/data/greeting", "/inner/new"] {
+      let write = try await f.exec(id, ["sh", "-c", "echo x > \(path)"])
+      #expect(write.code != 0, "writing \(path) succeeded")
+      #expect(write.err.contains("Read-only file system"), "\(path): \(write.err)")
+    }
+    // On the host: the overlay over idmapped copies of its two layers, under the container's layer directory.
+    let volumes = "\(f.dir.root)/overlay-containers/\(id)/volumes"
+    let mounted = Set(MountTable.mountPoints(under: volumes))
+    #expect(mounted.isSuperset(of: ["\(volumes)/0", "\(volumes)/0-layers/0", "\(volumes)/0-layers/1", "\(volumes)/1"]), "\(mounted)")
+
+    try await removeContainer(f, id)
+    #expect(try await mountsLeft(f, container: id).isEmpty)
+    #expect(MountTable.mountPoints(under: f.dir.path) == podMounts, "\(MountTable.mountPoints(under: f.dir.path))")
+
+    // A running container left in the pod: removing the pod releases its volume too.
+    let left = try await f.run(pod, name: "left") { $0.mounts = [ImageVolumeTests.volume("/data")] }
+    #expect(try await owner(f, left, "/data/second") == "0:0")
+    try await f.removeAndCheckClean([pod.0], ids: [left])
+    #expect(try await mountsLeft(f, container: left).isEmpty)
+  }
+
+  /// Host-to-container propagation works (the idmapped copy is a slave of
+  /// the host's shared mount); private copies leave the host's mounts alone
+  /// when they are released; bidirectional is refused.
+  @Test func mountPropagationInAUserNamespacePod() async throws {
+    try requireHostTools()
+    let f = try await Fixture()
+    let base = "\(f.dir.path)/propagation"
+    let shared = "\(base)/shared"
+    try FileManager.default.createDirectory(atPath: "\(shared)/sub", withIntermediateDirectories: true)
+    defer {
+      for point in MountTable.mountPoints(under: base).reversed() { _ = try? runCommand("/usr/bin/umount", ["-l", point]) }
+    }
+    func host(_ arguments: [String]) throws {
+      let result = try runCommand(arguments[0], Array(arguments.dropFirst()))
+      try #require(result.status == 0, "\(arguments.joined(separator: " ")): \(result.output)")
+    }
+    try host(["/usr/bin/mount", "--bind", shared, shared])
+    try host(["/usr/bin/mount", "--make-rshared", shared])
+    try host(["/usr/bin/mount", "-t", "tmpfs", "tmpfs", "\(shared)/sub"])
+    try "before\n".write(toFile: "\(shared)/sub/marker", atomically: false, encoding: .utf8)
+
+    let pod = try await runPod(f, "userns-propagation", userns: Self.userns(.pod, uids: [Self.mapping(0, 200_000, 65536)]))
+    func mount(_ path: String, _ propagation: Runtime_V1_MountPropagation) -> Runtime_V1_Mount {
+      var mount = Runtime_V1_Mount()
+      mount.hostPath = shared
+      mount.containerPath = path
+      mount.propagation = propagation
+      return mount
+    }
+    let id = try await f.run(pod, name: "c") {
+      $0.mounts = [mount("/mnt/slave", .propagationHostToContainer), mount("/mnt/private", .propagationPrivate)]
+    }
+    let status = try await f.status(id)
+    #expect(status.mounts.map(\.propagation) == [.propagationHostToContainer, .propagationPrivate])
+    // The copies on the host: a slave of the host's peer group, and a private one.
+    let volumes = "\(f.dir.root)/overlay-containers/\(id)/volumes"
+    // /proc files have no size: read to the end (a one-shot read stops after a page).
+    let handle = try #require(FileHandle(forReadingAtPath: "/proc/self/mountinfo"))
+    let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+    try? handle.close()
+    func fields(_ point: String) -> [Substring] {
+      let line = table.first { $0.split(separator: " ")[4] == point } ?? ""
+      return line.split(separator: " ")
+    }
+    #expect(fields("\(volumes)/0").contains { $0.hasPrefix("master:") }, "\(fields("\(volumes)/0"))")
+    #expect(!fields("\(volumes)/0").contains { $0.hasPrefix("shared:") }, "\(fields("\(volumes)/0"))")
+    #expect(!fields("\(volumes)/1").contains { $0.hasPrefix("shared:") || $0.hasPrefix("master:") }, "\(fields("\(volumes)/1"))")
+    #expect(fields("\(volumes)/1").count > 5 && fields("\(volumes)/1")[5].contains("idmapped"), "\(fields("\(volumes)/1"))")
+
+    // What existed at creation is in both; what the host mounts afterwards reaches only the slave.
+    #expect(try await f.exec(id, ["cat", "/mnt/slave/sub/marker", "/mnt/private/sub/marker"]).out == "before\n" + "before\n")
+    try FileManager.default.createDirectory(atPath: "\(shared)/later", withIntermediateDirectories: true)
+    try host(["/usr/bin/mount", "-t", "tmpfs", "tmpfs", "\(shared)/later"])
+    try "later\n".write(toFile: "\(shared)/later/marker", atomically: false, encoding: .utf8)
+    #expect(try await f.exec(id, ["cat", "/mnt/slave/later/marker"]).out == "later\n", "rslave: host mounts reach the container")
+    #expect(try await f.exec(id, ["test", "-e", "/mnt/private/later/marker"]).code != 0, "rprivate: host mounts stay on the host")
+    // A mount propagated later is a new mount, not idmapped: host root's files are unmapped (nobody) inside.
+    #expect(try await owner(f, id, "/mnt/slave/later/marker") == "65534:65534")
+
+    // Bidirectional cannot work: the container's mount namespace is owned by the pod's user namespace.
+    let refused = await #expect(throws: RPCError.self) {
+      _ = try await f.createContainer(pod, name: "bidirectional") { $0.mounts = [mount("/mnt/shared", .propagationBidirectional)] }
+    }
+    #expect(refused?.code == .invalidArgument, "\(String(describing: refused))")
+    #expect(refused?.message.contains("PROPAGATION_BIDIRECTIONAL") == true, "\(String(describing: refused))")
+
+    // Releasing the copies (and what they hold of the host's submounts) leaves the host's mounts alone.
+    try await removeContainer(f, id)
+    #expect(try await mountsLeft(f, container: id).isEmpty)
+    let hostMounts = MountTable.mountPoints(under: base)
+    #expect(hostMounts.contains("\(shared)/sub") && hostMounts.contains("\(shared)/later"), "\(hostMounts)")
+    #expect(FileManager.default.contents(atPath: "\(shared)/sub/marker") == Data("before\n".utf8))
+    for point in MountTable.mountPoints(under: base).reversed() { try host(["/usr/bin/umount", point]) }
+    try await f.removeAndCheckClean([pod.0], ids: [id])
   }
 
   @Test func nodeModeAndRefusals() async throws {

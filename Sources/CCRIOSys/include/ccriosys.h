@@ -133,8 +133,14 @@ int crio_pin_userns_namespaces(const char *user_path, const char *uid_map, const
 /* Mounts an idmapped copy of the mount at `source` (its whole tree when
  * `recursive`) on `target`, mapped through the user namespace pinned (or
  * opened) at `userns_path`: open_tree(OPEN_TREE_CLONE), mount_setattr(
- * MOUNT_ATTR_IDMAP), move_mount. Returns 0 or -errno. */
-int crio_idmap_mount(const char *source, const char *target, const char *userns_path, int recursive);
+ * MOUNT_ATTR_IDMAP), move_mount. The copy of a shared mount is a peer of
+ * it unless `propagation` says otherwise (same call to mount_setattr):
+ * CRIO_IDMAP_PRIVATE, CRIO_IDMAP_SLAVE (receives what is mounted on the
+ * source's peer group later, sends nothing back), or 0 (unchanged).
+ * Returns 0 or -errno. */
+#define CRIO_IDMAP_PRIVATE 1
+#define CRIO_IDMAP_SLAVE 2
+int crio_idmap_mount(const char *source, const char *target, const char *userns_path, int recursive, int propagation);
 
 /* pipe2(fds, O_CLOEXEC). Returns 0 or -errno. */
 int crio_pipe_cloexec(int fds[2]);
