@@ -106,6 +106,11 @@ extension RuntimeService {
       if let infra {
         info["infraContainer"] = ["id": infra.id, "pid": infra.pid, "state": infra.state.rawValue]
       }
+      if let userns = record.spec.userNamespace {
+        // Every range, `container:host:length` (as `crio status info` prints default mappings).
+        func ranges(_ list: [IDMapping]) -> [String] { list.map { "\($0.containerID):\($0.hostID):\($0.length)" } }
+        info["idMappings"] = ["uids": ranges(userns.uids), "gids": ranges(userns.gids)]
+      }
       let data = (try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])) ?? Data()
       response.info["info"] = String(decoding: data, as: UTF8.self)
     }

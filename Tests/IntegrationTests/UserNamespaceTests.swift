@@ -245,6 +245,10 @@ import Testing
     let podStatus = try await f.podStatus(pod.0)
     #expect(podStatus.status.linux.namespaces.options.usernsOptions.uids == ranges)
     #expect(podStatus.status.linux.namespaces.options.usernsOptions.gids == ranges)
+    let info = try JSONSerialization.jsonObject(with: Data((podStatus.info["info"] ?? "{}").utf8)) as? [String: Any]
+    let idMappings = info?["idMappings"] as? [String: [String]]
+    #expect(idMappings?["uids"] == ["0:200000:1000", "1000:300000:64536"], "\(String(describing: info))")
+    #expect(idMappings?["gids"] == ["0:200000:1000", "1000:300000:64536"], "\(String(describing: info))")
     try await f.removeAndCheckClean([pod.0], ids: [root, user])
     #expect(FileManager.default.fileExists(atPath: "\(volume)/by-user"), "the volume's files stay")
   }
