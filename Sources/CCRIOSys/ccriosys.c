@@ -623,3 +623,66 @@ int crio_idmap_mount(const char *source, const char *target, const char *userns_
     close(tree);
     return err != 0 ? -err : 0;
 }
+
+/* The state letter of /proc/<pid>/stat (after the command's closing paren),
+ * or 0 when the process is gone. */
+static char crio_process_state(int pid) {
+  char path[64], buffer[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buffer, sizeof buffer - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buffer[n] = 0;
+  char *end = strrchr(buffer, ')');
+  if (!end || end[1] != ' ' || !end[2]) return 0;
+  return end[2];
+}
+
+int crio_runc_exec_fifo_start(const char *fifo_path, int pid, int timeout_ms) {
+  struct stat st;
+  if (lstat(fifo_path, &st) != 0) return -errno;
+  if (!S_ISFIFO(st.st_mode)) return -EINVAL;
+  /* Non-blocking: the open succeeds at once, and the writer's blocked open
+   * completes because a reader now exists. Until a writer has connected,
+   * poll reports nothing (no POLLHUP) on a fifo opened this way. */
+  int fd = open(fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  char buffer[16];
+  long total = 0;
+  int waited = 0;
+  int result = 0;
+  for (;;) {
+    struct pollfd entry = {.fd = fd, .events = POLLIN};
+    int ready = poll(&entry, 1, 5);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      result = -errno;
+      break;
+    }
+    if (ready > 0) {
+      ssize_t n = read(fd, buffer, sizeof buffer);
+      if (n > 0) { total += n; continue; }
+      if (n == 0) break; /* the writer closed its end (exec'd) */
+      if (errno == EAGAIN || errno == EINTR) continue;
+      result = -errno;
+      break;
+    }
+    char state = crio_process_state(pid);
+    if (state == 0 || state == 'Z' || state == 'X') {
+      /* Died, or ran and exited between two polls: take what it wrote. */
+      ssize_t n;
+      while ((n = read(fd, buffer, sizeof buffer)) > 0) total += n;
+      if (total == 0) result = -ESRCH;
+      break;
+    }
+    waited += 5;
+    if (timeout_ms >= 0 && waited >= timeout_ms) { result = -ETIMEDOUT; break; }
+  }
+  close(fd);
+  if (result != 0) return result;
+  if (total == 0) return -EALREADY;
+  if (unlink(fifo_path) != 0 && errno != ENOENT) return -errno;
+  return 0;
+}

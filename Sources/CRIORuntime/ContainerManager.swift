@@ -128,7 +128,8 @@ public actor ContainerManager {
   func refreshed(_ record: ContainerRecord) -> ContainerRecord {
     guard record.state != .exited else { return record }
     let exitFile = "\(exitDirectory)/\(record.id)"
-    guard let text = try? String(contentsOfFile: exitFile, encoding: .utf8) else { return record }
+    // The usual answer (still running) without Foundation building an error for the missing file.
+    guard access(exitFile, F_OK) == 0, let text = try? String(contentsOfFile: exitFile, encoding: .utf8) else { return record }
     var updated = record
     updated.state = .exited
     updated.exitCode = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
@@ -281,7 +282,7 @@ public actor ContainerManager {
       throw ContainerError.failedPrecondition("container \(record.id) is \(record.state.rawValue), not created")
     }
     let handler = try runtimeHandler(handlerName(record))
-    try await OCIRuntimeCommand(path: handler.path, root: handler.root).start(record.id)
+    try await OCIRuntimeCommand(path: handler.path, root: handler.root).start(record.id, pid: record.pid)
     Failpoint.containerStartAfterRuntime.hit()
     record.state = .running
     record.startedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)

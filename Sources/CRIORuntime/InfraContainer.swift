@@ -25,7 +25,8 @@ extension ContainerManager {
   /// The pod's infra container, its state refreshed from conmon's exit file.
   public func infraContainer(_ sandboxID: String) -> ContainerRecord? {
     guard var record = infraContainers[sandboxID] else { return nil }
-    if record.state == .running, let text = try? String(contentsOfFile: "\(exitDirectory)/\(record.id)", encoding: .utf8) {
+    let exitFile = "\(exitDirectory)/\(record.id)"
+    if record.state == .running, access(exitFile, F_OK) == 0, let text = try? String(contentsOfFile: exitFile, encoding: .utf8) {
       record.state = .exited
       record.exitCode = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
       record.finishedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
@@ -81,7 +82,7 @@ extension ContainerManager {
         additionalGids: user.additionalGids, pidStartTime: ProcessHandle.startTime(of: pid) ?? 0)
       infraContainers[sandbox.id] = record
       try saveInfra(record)
-      try await runtime.start(id)
+      try await runtime.start(id, pid: pid)
       record.state = .running
       record.startedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
       infraContainers[sandbox.id] = record

@@ -11,6 +11,21 @@ struct OCIRuntimeCommand: Sendable {
     try await ProcessRunner.run(path, ["--root", root] + arguments, input: input, timeout: timeout)
   }
 
+  /// Starts the created container `id` whose init process is `pid`: with
+  /// runc through its exec fifo (`RuncExecFifo`), as `runc start` does but
+  /// without a Go process (9 ms here); other runtimes, and a runc state this
+  /// does not recognise, get `runtime start`.
+  func start(_ id: String, pid: Int32) async throws {
+    if (path as NSString).lastPathComponent == "runc", let fifo = RuncExecFifo(runtimeRoot: root, id: id) {
+      switch await fifo.start(pid: pid) {
+      case .started: return
+      case .noFifo: break
+      case .failed(let reason): throw ContainerError.runtimeFailed("start \(id): \(reason)")
+      }
+    }
+    try await start(id)
+  }
+
   func start(_ id: String) async throws {
     let result = try await run(["start", id])
     guard result.exitCode == 0 else {

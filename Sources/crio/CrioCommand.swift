@@ -4,7 +4,6 @@ import CRIOServer
 import Foundation
 import Logging
 
-@main
 struct CrioCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "crio",

@@ -112,6 +112,16 @@ int crio_pidfd_send_signal(int pidfd, int sig);
  * or -errno. */
 int crio_wait_readable(int fd, int timeout_ms);
 
+/* Starts a container that `runc create` left waiting, as `runc start` does:
+ * opens runc's exec fifo `fifo_path` (<runc root>/<id>/exec.fifo) for
+ * reading, so the container's init (blocked opening it for writing) writes
+ * its byte and execs the container process; reads until the writer closes,
+ * then removes the fifo (runc then reports the container running). Gives up
+ * when the process `pid` dies (-ESRCH) or after `timeout_ms` (-ETIMEDOUT).
+ * Returns 0, or -errno (-ENOENT: no fifo, -EALREADY: nothing was written,
+ * the container had already been started). */
+int crio_runc_exec_fifo_start(const char *fifo_path, int pid, int timeout_ms);
+
 /* Mounts an overlay at `target` with `lowerdirs` (colon-separated, top first),
  * `upperdir` and `workdir`. Returns 0 or -errno. */
 int crio_mount_overlay(const char *lowerdirs, const char *upperdir, const char *workdir, const char *target);
