@@ -38,7 +38,10 @@ struct OCIRuntimeCommand: Sendable {
     _ = try? await run(["kill", id, signal])
   }
 
+  /// Deletes `id`, killing it first when it still runs. An exited runc
+  /// container is deleted without runc (`RuncStoppedContainer`).
   func delete(_ id: String) async {
+    if (path as NSString).lastPathComponent == "runc", RuncStoppedContainer.delete(runtimeRoot: root, id: id) { return }
     _ = try? await run(["delete", "--force", id])
   }
 }

@@ -61,12 +61,17 @@ public actor SandboxManager {
 
   // MARK: life cycle
 
-  /// Runs a sandbox: namespaces, shm, pod files, network, then `infra`
-  /// (the pod's infra container, when it has one; `infra` undoes its own
-  /// work when it fails). The record is written last, so a sandbox is
-  /// listed only once complete; a journal entry covers the steps before.
+  /// Runs a pod sandbox: namespaces, shm, pod files, then its network (CNI
+  /// ADD) and `infra` (its infra container, when it needs one) at the same
+  /// time: both only need the pinned namespaces, and each is mostly another
+  /// process (CNI plugins; conmon and `runc create`) waiting on its own.
+  /// When one fails, the other is undone too (`undoInfra` removes an infra
+  /// container that `infra` made), and so is everything before. The record
+  /// is written last, so a sandbox is listed only once complete; a journal
+  /// entry covers the steps before.
   public func run(
-    _ spec: SandboxSpec, infra: @Sendable (SandboxRecord) async throws -> Void = { _ in }
+    _ spec: SandboxSpec, infra: @escaping @Sendable (SandboxRecord) async throws -> Void = { _ in },
+    undoInfra: @escaping @Sendable (SandboxRecord) async -> Void = { _ in }
   ) async throws -> SandboxRecord {
     try validate(spec)
     if spec.userNamespace != nil, case .unsupported(let reason) = userNamespaceSupport() {
@@ -90,8 +95,26 @@ public actor SandboxManager {
     defer { journal.end(ticket) }
     var cleanup: [@Sendable () async -> Void] = []
     do {
-      let record = try await create(id: id, spec: spec, cleanup: &cleanup)
-      try await infra(record)
+      let (created, attachment) = try await create(id: id, spec: spec, cleanup: &cleanup)
+      var record = created
+      let networks = self.networks
+      async let attached = Self.attach(attachment, networks: networks)
+      let infraOutcome: Result<Void, any Error>
+      do {
+        try await infra(record)
+        infraOutcome = .success(())
+      } catch {
+        infraOutcome = .failure(error)
+      }
+      let networkOutcome = await attached
+      if case .success = infraOutcome { cleanup.append { await undoInfra(created) } }
+      if case .success(let ips) = networkOutcome, attachment != nil {
+        record.ips = ips
+        cleanup.append { try? await networks.detach(containerID: id) }
+      }
+      if case .failure(let error) = networkOutcome { throw error }
+      if case .failure(let error) = infraOutcome { throw error }
+      if attachment != nil { Failpoint.sandboxRunAfterNetwork.hit() }
       Failpoint.sandboxRunAfterInfra.hit()
       sandboxes[id] = record
       try save(record)
@@ -222,9 +245,23 @@ public actor SandboxManager {
 
   // MARK: creation steps
 
+  /// The pod's network: CNI ADD of `attachment` (none: the host's network).
+  private nonisolated static func attach(
+    _ attachment: CNIAttachment?, networks: PodNetworks
+  ) async -> Result<[String], any Error> {
+    guard let attachment else { return .success([]) }
+    do {
+      return .success(try await networks.attach(attachment).ips)
+    } catch {
+      return .failure(SandboxError.networkFailed("\(error)"))
+    }
+  }
+
+  /// Everything of a pod before its network and infra container; returns the
+  /// record and the pod's network attachment (nil for the host's network).
   private func create(
     id: String, spec: SandboxSpec, cleanup: inout [@Sendable () async -> Void]
-  ) async throws -> SandboxRecord {
+  ) async throws -> (SandboxRecord, CNIAttachment?) {
     let hostNetwork = spec.networkMode == .node
     let hostname = spec.hostname.isEmpty ? Self.hostHostname() : spec.hostname
     let runDir = "\(runDirectory)/\(id)"
@@ -259,7 +296,7 @@ public actor SandboxManager {
       Failpoint.sandboxRunAfterShm.hit()
     }
 
-    var record = SandboxRecord(
+    let record = SandboxRecord(
       id: id, spec: spec, state: .ready, createdAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000),
       pins: pins, runDirectory: runDir, shmPath: shmPath, hostname: hostname)
     try write("\(hostname)\n", to: record.hostnamePath)
@@ -272,22 +309,14 @@ public actor SandboxManager {
       }
     }
 
-    if let netns = pins.network {
-      let attachment = CNIAttachment(
+    let attachment = pins.network.map { netns in
+      CNIAttachment(
         containerID: id, netns: netns, podName: spec.name, podNamespace: spec.namespace, podUID: spec.uid,
         portMappings: spec.portMappings, bandwidth: bandwidth,
         dns: spec.dns.map { CNIAttachment.DNS(servers: $0.servers, searches: $0.searches, options: $0.options) },
         podCIDRs: podCIDRs)
-      let networks = self.networks
-      do {
-        record.ips = try await networks.attach(attachment).ips
-      } catch {
-        throw SandboxError.networkFailed("\(error)")
-      }
-      cleanup.append { try? await networks.detach(containerID: id) }
-      Failpoint.sandboxRunAfterNetwork.hit()
     }
-    return record
+    return (record, attachment)
   }
 
   /// Refuses a spec that can never run (`SandboxError.invalid`), before

@@ -92,9 +92,7 @@ extension RuntimeService {
     var response = Runtime_V1_ContainerStatusResponse()
     response.status = Self.criStatus(record)
     if request.verbose {
-      let info: [String: Any] = ["pid": record.pid, "bundle": record.bundle, "rootfs": record.rootfs, "sandboxID": record.sandboxID]
-      let data = (try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])) ?? Data()
-      response.info["info"] = String(decoding: data, as: UTF8.self)
+      response.info["info"] = VerboseInfo.container(record)
     }
     return response
   }

@@ -17,15 +17,18 @@ extension RuntimeService {
     // The pause image is there before anything of the pod is made.
     let pause = containers.needsInfraContainer(spec) ? try await pauseImage() : nil
     let containers = self.containers
-    let record = try await sandboxes.run(spec) { record in
-      guard let pause else { return }
-      do {
-        _ = try await containers.startInfra(sandbox: record, image: pause)
-      } catch {
-        await containers.removeInfra(record.id)
-        throw error
-      }
-    }
+    let record = try await sandboxes.run(
+      spec,
+      infra: { record in
+        guard let pause else { return }
+        do {
+          _ = try await containers.startInfra(sandbox: record, image: pause)
+        } catch {
+          await containers.removeInfra(record.id)
+          throw error
+        }
+      },
+      undoInfra: { record in await containers.removeInfra(record.id) })
     events.note(.sandboxCreated(id: record.id))
     var response = Runtime_V1_RunPodSandboxResponse()
     response.podSandboxID = record.id
@@ -97,22 +100,7 @@ extension RuntimeService {
     var response = Runtime_V1_PodSandboxStatusResponse()
     response.status = Self.criStatus(record, infra: infra)
     if request.verbose {
-      var info: [String: Any] = [
-        "hostname": record.hostname, "runDirectory": record.runDirectory,
-        "namespaces": ["network": record.pins.network ?? "host", "ipc": record.pins.ipc ?? "host",
-                       "uts": record.pins.uts ?? "host", "user": record.pins.user ?? "host"],
-        "shm": record.shmPath ?? "/dev/shm", "cgroupParent": record.spec.cgroupParent,
-      ]
-      if let infra {
-        info["infraContainer"] = ["id": infra.id, "pid": infra.pid, "state": infra.state.rawValue]
-      }
-      if let userns = record.spec.userNamespace {
-        // Every range, `container:host:length` (as `crio status info` prints default mappings).
-        func ranges(_ list: [IDMapping]) -> [String] { list.map { "\($0.containerID):\($0.hostID):\($0.length)" } }
-        info["idMappings"] = ["uids": ranges(userns.uids), "gids": ranges(userns.gids)]
-      }
-      let data = (try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])) ?? Data()
-      response.info["info"] = String(decoding: data, as: UTF8.self)
+      response.info["info"] = VerboseInfo.pod(record, infra: infra)
     }
     return response
   }
