@@ -29,6 +29,8 @@ final class LayerDecompressor {
   private(set) var total: Int64 = 0
 
   private let fd: Int32
+  /// Where the blob comes from when it is not a file (`fd` is then -1).
+  private let channel: ByteChannel?
   private let path: String
   private let maxBytes: Int64
   private var decompressor: OpaquePointer?
@@ -44,16 +46,26 @@ final class LayerDecompressor {
   private var outputEnd = 0
   private var finished = false
 
-  init(path: String, maxBytes: Int64) throws(LayerError) {
+  /// The blob in the file at `path`.
+  convenience init(path: String, maxBytes: Int64) throws(LayerError) {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw .unreadableBlob(path: path, errno: errno) }
+    try self.init(fd: fd, channel: nil, path: path, maxBytes: maxBytes)
+  }
+
+  /// The blob as it arrives through `channel` (a download in progress).
+  convenience init(channel: ByteChannel, maxBytes: Int64) throws(LayerError) {
+    try self.init(fd: -1, channel: channel, path: "the blob download", maxBytes: maxBytes)
+  }
+
+  private init(fd: Int32, channel: ByteChannel?, path: String, maxBytes: Int64) throws(LayerError) {
     let input = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
     // Read until at least 4 bytes (or the end) are in, to tell the format.
     var count = 0
     var eof = false
     var failure: Int32 = 0
     while count < 4 && !eof {
-      let n = read(fd, input.baseAddress! + count, input.count - count)
+      let n = Self.readInput(fd: fd, channel: channel, into: UnsafeMutableRawBufferPointer(rebasing: input[count...]))
       if n > 0 {
         count += n
       } else if n == 0 {
@@ -69,7 +81,7 @@ final class LayerDecompressor {
       decompressor = crio_decompressor_new(compression == .gzip ? CRIO_DECOMPRESS_GZIP : CRIO_DECOMPRESS_ZSTD)
     }
     guard failure == 0, compression == .uncompressed || decompressor != nil else {
-      close(fd)
+      if fd >= 0 { close(fd) }
       input.deallocate()
       if failure != 0 { throw .unreadableBlob(path: path, errno: failure) }
       throw .corruptCompressedData(format: compression.rawValue, detail: "cannot set up the decompressor (out of memory)")
@@ -77,6 +89,7 @@ final class LayerDecompressor {
     self.path = path
     self.maxBytes = maxBytes
     self.fd = fd
+    self.channel = channel
     self.input = input
     self.output = .allocate(byteCount: Self.chunkSize, alignment: 16)
     self.inputEnd = count
@@ -87,7 +100,7 @@ final class LayerDecompressor {
 
   deinit {
     if let decompressor { crio_decompressor_free(decompressor) }
-    close(fd)
+    if fd >= 0 { close(fd) }
     input.deallocate()
     output.deallocate()
   }
@@ -214,10 +227,23 @@ final class LayerDecompressor {
 
   private func readFile(into buffer: UnsafeMutableRawBufferPointer) throws(LayerError) -> Int {
     while true {
-      let n = read(fd, buffer.baseAddress, buffer.count)
+      let n = Self.readInput(fd: fd, channel: channel, into: buffer)
       if n >= 0 { return n }
       if errno == EINTR { continue }
       throw .unreadableBlob(path: path, errno: errno)
+    }
+  }
+
+  /// read(2) from the file or from the channel: bytes read, 0 at the end, or
+  /// -1 with `errno` set (EIO when the download failed: the puller reports
+  /// the download's own error).
+  private static func readInput(fd: Int32, channel: ByteChannel?, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    guard let channel else { return read(fd, buffer.baseAddress, buffer.count) }
+    do {
+      return try channel.read(into: buffer)
+    } catch {
+      errno = EIO
+      return -1
     }
   }
 }
