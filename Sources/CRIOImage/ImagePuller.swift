@@ -229,7 +229,7 @@ public final class ImagePuller: Sendable {
       let unpacker = self.unpacker
       async let unpacking = Self.onThread {
         defer { channel.closeConsumer() }
-        return try unpacker.unpack(channel: channel, into: directory)
+        return try unpacker.unpack(channel: channel, size: blob.size, into: directory)
       }
       var downloadError: (any Error)?
       do {

@@ -88,8 +88,11 @@ public struct LayerUnpacker: Sendable {
 
   /// Unpacks the blob arriving through `channel` (read until its end, which
   /// the producer marks) into `directory`.
-  func unpack(channel: ByteChannel, into directory: String) throws(LayerError) -> UnpackedLayer {
-    try unpack(try LayerDecompressor(channel: channel, maxBytes: limits.maxUncompressedBytes), into: directory)
+  /// `size`: the blob's size, as the manifest gives it (small gzip blobs are
+  /// then read whole and inflated at once).
+  func unpack(channel: ByteChannel, size: Int64? = nil, into directory: String) throws(LayerError) -> UnpackedLayer {
+    try unpack(
+      try LayerDecompressor(channel: channel, maxBytes: limits.maxUncompressedBytes, wholeSize: size), into: directory)
   }
 
   private func unpack(_ stream: LayerDecompressor, into directory: String) throws(LayerError) -> UnpackedLayer {
