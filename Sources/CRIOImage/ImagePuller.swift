@@ -213,7 +213,9 @@ public final class ImagePuller: Sendable {
   /// Downloads a layer blob and unpacks it into `directory` (created here)
   /// as it arrives: the download (size and digest verified) feeds a
   /// `ByteChannel` that the unpack, on a thread of its own, reads from, so
-  /// the two overlap and the blob is never written to disk. Nothing in
+  /// the blob is never written to disk and the two overlap (except for a
+  /// small gzip blob, read whole and then inflated at once: see
+  /// `LayerDecompressor.init(channel:maxBytes:wholeSize:)`). Nothing in
   /// `directory` is trusted until this returns (the digest is checked at the
   /// end of the download, the DiffID by the caller). A transient download
   /// failure starts over with an empty directory, up to the client's attempts.
