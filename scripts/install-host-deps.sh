@@ -13,6 +13,8 @@ declare -A wanted=(
   [libzstd-dev]=/usr/include/zstd.h
   [zlib1g-dev]=/usr/include/zlib.h
   [zstd]=/usr/bin/zstd
+  # optional at run time (loaded with dlopen): inflates small gzip layers 2 to 3 times faster than zlib
+  [libdeflate0]=/usr/lib/x86_64-linux-gnu/libdeflate.so.0
   # for the tests: a real registry, htpasswd for its Basic auth, a static busybox for test images
   [docker-registry]=/usr/bin/docker-registry
   [apache2-utils]=/usr/bin/htpasswd

@@ -87,6 +87,7 @@ public final class ImagePuller: Sendable {
   private func pull(name: ImageReference, from source: PullSource, credentials: RegistryCredentials?) async throws
     -> ImageRecord
   {
+    var phases = PhaseTimes()
     let top = try await client.manifest(source, credentials: credentials)
     var manifest = top
     if MediaType.indexes.contains(top.mediaType) {
@@ -103,6 +104,7 @@ public final class ImagePuller: Sendable {
       platformSource.reference = source.reference.withDigest(chosen.digest)
       manifest = try await client.manifest(platformSource, credentials: credentials)
     }
+    phases.mark("manifest")
     guard MediaType.manifests.contains(manifest.mediaType) else {
       throw RegistryError.unsupportedMediaType(manifest.mediaType)
     }
@@ -113,6 +115,7 @@ public final class ImagePuller: Sendable {
       throw RegistryError.invalidManifest("\(source.reference): \(error)")
     }
     let configData = try await client.smallBlob(imageManifest.config, from: source, credentials: credentials)
+    phases.mark("config")
     let config: ImageConfiguration
     do {
       config = try JSONDecoder().decode(ImageConfiguration.self, from: configData)
@@ -144,6 +147,7 @@ public final class ImagePuller: Sendable {
       for _ in 0..<min(parallelLayers, chain.count) { startNext() }
       while try await group.next() != nil { startNext() }
     }
+    phases.mark("layers")
 
     var size = Int64(configData.count)
     for chainID in chain { size += await store.layer(chainID)?.uncompressedSize ?? 0 }
@@ -155,7 +159,10 @@ public final class ImagePuller: Sendable {
       manifestDigest: manifest.digest.description,
       layers: chain, size: size, user: config.config?.user ?? "",
       pulledAt: Int64(Date().timeIntervalSince1970 * 1_000_000_000))
-    return try await store.commitImage(record, manifest: manifest.data, config: configData)
+    let committed = try await store.commitImage(record, manifest: manifest.data, config: configData)
+    phases.mark("commit")
+    logger.debug("Pull phases", metadata: ["image": "\(name)", "phases": "\(phases.summary)"])
+    return committed
   }
 
   static let layerMediaTypes: Set<String> = [
@@ -177,17 +184,14 @@ public final class ImagePuller: Sendable {
         Counter(label: PullMetrics.layerReuse).increment()
         return
       }
-      let staging = "\(self.store.layout.stagingDir)/\(UUID().uuidString)"
-      let blobPath = staging + ".blob"
-      let directory = staging + ".dir"
-      defer { unlink(blobPath) }
-      try await self.client.downloadBlob(blob, from: source, credentials: credentials, to: blobPath)
-      Failpoint.imagePullAfterBlob.hit()
-      Counter(label: PullMetrics.bytes, dimensions: [("mediatype", blob.mediaType)]).increment(by: Int64(blob.size))
+      let directory = "\(self.store.layout.stagingDir)/\(UUID().uuidString).dir"
+      var phases = PhaseTimes()
       do {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
-        let unpacker = self.unpacker
-        let unpacked = try await Self.offPool { try unpacker.unpack(blob: blobPath, into: directory) }
+        let unpacked = try await self.downloadAndUnpack(
+          blob, from: source, credentials: credentials, into: directory, phases: &phases)
+        phases.mark("unpack")
+        Failpoint.imagePullAfterBlob.hit()
+        Counter(label: PullMetrics.bytes, dimensions: [("mediatype", blob.mediaType)]).increment(by: Int64(blob.size))
         guard unpacked.diffID == diffID else {
           throw ImageStoreError.diffIDMismatch(layer: index, expected: diffID, actual: unpacked.diffID)
         }
@@ -195,7 +199,10 @@ public final class ImagePuller: Sendable {
           LayerRecord(chainID: chainID, diffID: diffID, blobDigest: blob.digest.description,
                       uncompressedSize: unpacked.uncompressedSize),
           stagedDirectory: directory)
+        phases.mark("commit")
         Failpoint.imagePullAfterLayer.hit()
+        self.logger.debug(
+          "Layer phases", metadata: ["layer": "\(chainID)", "bytes": "\(blob.size)", "phases": "\(phases.summary)"])
       } catch {
         try? FileManager.default.removeItem(atPath: directory)
         throw error
@@ -203,13 +210,66 @@ public final class ImagePuller: Sendable {
     }
   }
 
-  /// Runs blocking work (unpacking a layer) on a dispatch thread, not on
-  /// Swift's cooperative pool.
-  static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+  /// Downloads a layer blob and unpacks it into `directory` (created here)
+  /// as it arrives: the download (size and digest verified) feeds a
+  /// `ByteChannel` that the unpack, on a thread of its own, reads from, so
+  /// the blob is never written to disk and the two overlap (except for a
+  /// small gzip blob, read whole and then inflated at once: see
+  /// `LayerDecompressor.init(channel:maxBytes:wholeSize:)`). Nothing in
+  /// `directory` is trusted until this returns (the digest is checked at the
+  /// end of the download, the DiffID by the caller). A transient download
+  /// failure starts over with an empty directory, up to the client's attempts.
+  /// `phases` gets "download" (the unpack runs on until it has the rest).
+  private func downloadAndUnpack(
+    _ blob: Descriptor, from source: PullSource, credentials: RegistryCredentials?, into directory: String,
+    phases: inout PhaseTimes
+  ) async throws -> UnpackedLayer {
+    var attempt = 0
+    while true {
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+      let channel = ByteChannel()
+      let unpacker = self.unpacker
+      async let unpacking = Self.onThread {
+        defer { channel.closeConsumer() }
+        return try unpacker.unpack(channel: channel, size: blob.size, into: directory)
+      }
+      var downloadError: (any Error)?
+      do {
+        try await client.streamBlob(blob, from: source, credentials: credentials) { try await channel.send($0) }
+        channel.finish()
+        phases.mark("download")
+      } catch {
+        channel.finish(error)
+        downloadError = error
+      }
+      let unpacked: Result<UnpackedLayer, any Error>
+      do {
+        unpacked = .success(try await unpacking)
+      } catch {
+        unpacked = .failure(error)
+      }
+      guard let downloadError else { return try unpacked.get() }
+      // The unpack stopped first (a rejected layer): its error says why.
+      if downloadError is ByteChannel.Closed, case .failure(let error) = unpacked { throw error }
+      try? FileManager.default.removeItem(atPath: directory)
+      guard let registryError = downloadError as? RegistryError, registryError.isTransient,
+            attempt + 1 < client.attempts, !Task.isCancelled
+      else { throw downloadError }
+      attempt += 1
+      logger.info("retrying download", metadata: ["blob": "\(blob.digest)", "error": "\(registryError)"])
+      try await Task.sleep(for: .milliseconds(100 << (attempt - 1)))
+    }
+  }
+
+  /// Runs blocking work (unpacking a layer, which may wait for its
+  /// download) on a thread of its own: not on Swift's cooperative pool, and
+  /// not on Dispatch's, whose few threads other blocking work needs.
+  static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-      DispatchQueue.global().async {
+      let thread = Thread {
         continuation.resume(with: Result { try work() })
       }
+      thread.start()
     }
   }
 }

@@ -9,11 +9,15 @@ import OCI
 /// rewritten atomically (temp file + fsync + rename) after each change, and a
 /// layer directory becomes visible only by a rename from the staging area,
 /// so a crash leaves either the old or the new state, plus staging leftovers
-/// that `open` removes.
+/// that `open` removes. A committed layer enters `layers.json` with the image
+/// that uses it (`commitImage`): until then a crash leaves it a directory
+/// without a record, which `open` removes.
 public actor ImageStore {
   public nonisolated let layout: ImageStoreLayout
   private var images: [String: ImageRecord] = [:]
   private var layers: [String: LayerRecord] = [:]
+  /// Layers were committed since `layers.json` was last written.
+  private var layersIndexStale = false
 
   public init(layout: ImageStoreLayout) async throws {
     self.layout = layout
@@ -90,11 +94,19 @@ public actor ImageStore {
       throw ImageStoreError.io("cannot create layer directory \(target): \(error.localizedDescription)")
     }
     layers[record.chainID] = record
-    try saveIndexes(images: false)
+    // Written with the image that uses the layer (one write of each index per pull).
+    layersIndexStale = true
   }
 
   /// Records a pulled image: writes its manifest and config blobs, gives it
   /// `name`'s tag (taken from any other image that had it) and repo digest.
+  ///
+  /// Every file the image needs (the blobs that are missing, `layers.json`
+  /// when layers were committed, `images.json`) is written to the staging
+  /// directory and fsync'd in one parallel round, then renamed into place in
+  /// dependency order: blobs, layers index, images index. A crash before the
+  /// last rename leaves the image unrecorded (and its blobs and layers
+  /// unreferenced, which `open` removes); after it, the image is complete.
   @discardableResult
   public func commitImage(
     _ candidate: ImageRecord, manifest: Data, config: Data
@@ -102,15 +114,13 @@ public actor ImageStore {
     for layer in candidate.layers where layers[layer] == nil {
       throw ImageStoreError.invalidImage("layer \(layer) is not in the store")
     }
-    try writeBlob(manifest, digest: candidate.manifestDigest)
-    try writeBlob(config, digest: candidate.configDigest)
-    Failpoint.imagePullAfterMetadata.hit()
-    var record = images[candidate.id] ?? candidate
+    var newImages = images
+    var record = newImages[candidate.id] ?? candidate
     for tag in candidate.repoTags where !record.repoTags.contains(tag) {
       // A tag names one image: take it from whichever image had it.
-      for (id, var other) in images where id != record.id && other.repoTags.contains(tag) {
+      for (id, var other) in newImages where id != record.id && other.repoTags.contains(tag) {
         other.repoTags.removeAll { $0 == tag }
-        images[id] = other
+        newImages[id] = other
       }
       record.repoTags.append(tag)
     }
@@ -118,8 +128,35 @@ public actor ImageStore {
       record.repoDigests.append(digest)
     }
     record.pulledAt = candidate.pulledAt
-    images[record.id] = record
-    try saveIndexes(layers: false)
+    newImages[record.id] = record
+
+    var blobs: [(Data, String)] = []
+    for (data, digest) in [(manifest, candidate.manifestDigest), (config, candidate.configDigest)] {
+      let path = layout.blobPath(digest)
+      if !blobs.contains(where: { $0.1 == path }) && !FileManager.default.fileExists(atPath: path) {
+        blobs.append((data, path))
+      }
+    }
+    let writeLayers = layersIndexStale
+    var files = blobs
+    if writeLayers { files.append((try encodeLayers(layers), layout.layersIndex)) }
+    files.append((try encodeImages(newImages), layout.imagesIndex))
+    let staged = try Self.stage(files, staging: layout.stagingDir)
+    var published = 0
+    defer { for file in staged[published...] { unlink(file.temp) } }
+    for file in staged.prefix(blobs.count) {
+      try file.publish()
+      published += 1
+    }
+    Failpoint.imagePullAfterMetadata.hit()
+    if writeLayers {
+      try staged[published].publish()
+      published += 1
+      layersIndexStale = false
+    }
+    try staged[published].publish()
+    published += 1
+    images = newImages
     return record
   }
 
@@ -192,28 +229,39 @@ public actor ImageStore {
     }
   }
 
-  private func writeBlob(_ data: Data, digest: String) throws {
-    let path = layout.blobPath(digest)
-    if FileManager.default.fileExists(atPath: path) { return }
-    try Self.atomicWrite(data, to: path, staging: layout.stagingDir)
+  private func encodeImages(_ images: [String: ImageRecord]) throws -> Data {
+    try Self.encodeIndex(images.values.sorted { $0.id < $1.id })
   }
 
-  /// Writes the indexes that changed (each an fsync'd atomic write).
-  private func saveIndexes(images saveImages: Bool = true, layers saveLayers: Bool = true) throws {
+  private func encodeLayers(_ layers: [String: LayerRecord]) throws -> Data {
+    try Self.encodeIndex(layers.values.sorted { $0.chainID < $1.chainID })
+  }
+
+  private static func encodeIndex<T: Encodable>(_ records: [T]) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     do {
-      if saveImages {
-        try Self.atomicWrite(encoder.encode(images.values.sorted { $0.id < $1.id }), to: layout.imagesIndex, staging: layout.stagingDir)
-      }
-      if saveLayers {
-        try Self.atomicWrite(encoder.encode(layers.values.sorted { $0.chainID < $1.chainID }), to: layout.layersIndex, staging: layout.stagingDir)
-      }
-    } catch let error as ImageStoreError {
-      throw error
+      return try encoder.encode(records)
     } catch {
       throw ImageStoreError.io("cannot encode the image index: \(error)")
     }
+  }
+
+  /// Writes the indexes that changed (each an fsync'd atomic write; both
+  /// fsync'd at once, then renamed: the images index first).
+  private func saveIndexes(images saveImages: Bool = true, layers saveLayers: Bool = true) throws {
+    var files: [(Data, String)] = []
+    if saveImages { files.append((try encodeImages(images), layout.imagesIndex)) }
+    if saveLayers || layersIndexStale { files.append((try encodeLayers(layers), layout.layersIndex)) }
+    guard !files.isEmpty else { return }
+    let staged = try Self.stage(files, staging: layout.stagingDir)
+    var published = 0
+    defer { for file in staged[published...] { unlink(file.temp) } }
+    for file in staged {
+      try file.publish()
+      published += 1
+    }
+    if saveLayers || layersIndexStale { layersIndexStale = false }
   }
 
   private static func readIndex<T: Decodable>(_ path: String, as type: T.Type) throws -> T where T: ExpressibleByArrayLiteral {
@@ -227,24 +275,73 @@ public actor ImageStore {
 
   /// Writes `data` to a staging file, fsyncs it and renames it over `path`.
   static func atomicWrite(_ data: Data, to path: String, staging: String) throws {
-    let dir = (path as NSString).deletingLastPathComponent
-    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    let temp = "\(staging)/write-\(UUID().uuidString)"
-    let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw ImageStoreError.io("cannot create \(temp): errno \(errno)") }
-    let ok = data.withUnsafeBytes { bytes -> Bool in
-      var offset = 0
-      while offset < bytes.count {
-        let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-        if n < 0 { if errno == EINTR { continue }; return false }
-        offset += n
+    let staged = try stage([(data, path)], staging: staging)
+    do {
+      try staged[0].publish()
+    } catch {
+      unlink(staged[0].temp)
+      throw error
+    }
+  }
+
+  /// A file written to the staging directory and fsync'd, to be renamed over `path`.
+  struct StagedFile {
+    let temp: String
+    let path: String
+
+    /// Renames the staged file into place.
+    func publish() throws {
+      guard rename(temp, path) == 0 else { throw ImageStoreError.io("cannot write \(path): errno \(errno)") }
+    }
+  }
+
+  /// Writes each `(data, path)` to its own staging file and fsyncs them all
+  /// at once (one thread each: a journalling file system commits them
+  /// together, so N files cost about one fsync, not N). Nothing is renamed:
+  /// the caller publishes the files in the order their durability needs. On
+  /// an error no staging file is left.
+  static func stage(_ files: [(Data, String)], staging: String) throws -> [StagedFile] {
+    var staged: [StagedFile] = []
+    var fds: [Int32] = []
+    func discard() {
+      for fd in fds { close(fd) }
+      for file in staged { unlink(file.temp) }
+    }
+    for (data, path) in files {
+      let dir = (path as NSString).deletingLastPathComponent
+      if !FileManager.default.fileExists(atPath: dir) {
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
       }
-      return fsync(fd) == 0
+      let temp = "\(staging)/write-\(UUID().uuidString)"
+      let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+      guard fd >= 0 else {
+        let error = errno
+        discard()
+        throw ImageStoreError.io("cannot create \(temp): errno \(error)")
+      }
+      fds.append(fd)
+      staged.append(StagedFile(temp: temp, path: path))
+      let written = data.withUnsafeBytes { bytes -> Int32 in
+        var offset = 0
+        while offset < bytes.count {
+          let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+          if n < 0 { if errno == EINTR { continue }; return errno }
+          offset += n
+        }
+        return 0
+      }
+      guard written == 0 else {
+        discard()
+        throw ImageStoreError.io("cannot write \(path): errno \(written)")
+      }
     }
-    close(fd)
-    guard ok, rename(temp, path) == 0 else {
-      unlink(temp)
-      throw ImageStoreError.io("cannot write \(path): errno \(errno)")
+    let failures = ParallelSync.fsync(fds)
+    for fd in fds { close(fd) }
+    fds = []
+    if let (index, error) = failures.enumerated().first(where: { $0.element != 0 }).map({ ($0.offset, $0.element) }) {
+      discard()
+      throw ImageStoreError.io("cannot write \(files[index].1): fsync: errno \(error)")
     }
+    return staged
   }
 }

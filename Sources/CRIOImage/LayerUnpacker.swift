@@ -83,7 +83,19 @@ public struct LayerUnpacker: Sendable {
   /// Unpacks the layer blob at `blob` into `directory`, which must exist and
   /// be empty.
   public func unpack(blob: String, into directory: String) throws(LayerError) -> UnpackedLayer {
-    let stream = try LayerDecompressor(path: blob, maxBytes: limits.maxUncompressedBytes)
+    try unpack(try LayerDecompressor(path: blob, maxBytes: limits.maxUncompressedBytes), into: directory)
+  }
+
+  /// Unpacks the blob arriving through `channel` (read until its end, which
+  /// the producer marks) into `directory`.
+  /// `size`: the blob's size, as the manifest gives it (small gzip blobs are
+  /// then read whole and inflated at once).
+  func unpack(channel: ByteChannel, size: Int64? = nil, into directory: String) throws(LayerError) -> UnpackedLayer {
+    try unpack(
+      try LayerDecompressor(channel: channel, maxBytes: limits.maxUncompressedBytes, wholeSize: size), into: directory)
+  }
+
+  private func unpack(_ stream: LayerDecompressor, into directory: String) throws(LayerError) -> UnpackedLayer {
     let writer = try LayerWriter(directory: directory)
     let reader = TarReader(stream: stream, limits: limits)
     while let entry = try reader.next() {

@@ -31,7 +31,8 @@ public final class RegistryClient: Sendable {
   private let insecureHTTP: HTTPClient
   private let logger: Logger
   private let state = Mutex(State())
-  private let attempts: Int
+  /// Attempts at each request (and at each blob download) before a transient failure is final.
+  public let attempts: Int
 
   private struct State {
     /// Bearer tokens by "registry|scope".
@@ -97,7 +98,9 @@ public final class RegistryClient: Sendable {
 
   /// Streams a blob into `path` (created or truncated), verifying its size
   /// and digest as it arrives. On any failure the partial file is deleted.
-  /// `progress` is told the bytes received so far.
+  /// `progress` is told the bytes received so far. The file is not fsync'd:
+  /// a caller that keeps it must sync it (the puller only unpacks it and
+  /// deletes it).
   public func downloadBlob(
     _ descriptor: Descriptor, from source: PullSource, credentials: RegistryCredentials?, to path: String,
     progress: (@Sendable (Int64) -> Void)? = nil
@@ -119,6 +122,46 @@ public final class RegistryClient: Sendable {
     }
     unlink(path)
     throw lastError ?? RegistryError.unreachable(url: what, detail: "no attempt made")
+  }
+
+  /// Hands a blob to `sink` chunk by chunk as it arrives, verifying its size
+  /// as it goes and its digest at the end: the bytes are trusted only once
+  /// this returns. One attempt (the sink consumed the bytes of a failed one):
+  /// the caller retries transient failures (`RegistryError.isTransient`).
+  /// Errors the sink throws come out unchanged.
+  public func streamBlob(
+    _ descriptor: Descriptor, from source: PullSource, credentials: RegistryCredentials?,
+    to sink: (Data) async throws -> Void
+  ) async throws {
+    let what = "blob \(descriptor.digest)"
+    let response = try await send(
+      source, path: "/v2/\(source.reference.path)/blobs/\(descriptor.digest)", accept: "*/*",
+      credentials: credentials, what: what)
+    var hasher = SHA256()
+    var received: Int64 = 0
+    var chunks = response.body.makeAsyncIterator()
+    while true {
+      let next: ByteBuffer?
+      do {
+        next = try await chunks.next()
+      } catch {
+        throw RegistryError.unreachable(url: what, detail: "download interrupted: \(error)")
+      }
+      guard let chunk = next else { break }
+      received += Int64(chunk.readableBytes)
+      guard received <= descriptor.size else {
+        throw RegistryError.sizeMismatch(what: what, expected: descriptor.size, actual: received)
+      }
+      chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+      try await sink(Data(chunk.readableBytesView))
+    }
+    guard received == descriptor.size else {
+      throw RegistryError.sizeMismatch(what: what, expected: descriptor.size, actual: received)
+    }
+    let digest = OCI.Digest(sha256: hasher.finalize())
+    guard digest == descriptor.digest else {
+      throw RegistryError.digestMismatch(what: what, expected: descriptor.digest.description, actual: digest.description)
+    }
   }
 
   private func downloadOnce(
@@ -165,9 +208,6 @@ public final class RegistryClient: Sendable {
     let digest = OCI.Digest(sha256: hasher.finalize())
     guard digest == descriptor.digest else {
       throw RegistryError.digestMismatch(what: what, expected: descriptor.digest.description, actual: digest.description)
-    }
-    guard fsync(fd) == 0 || errno == EINVAL else {
-      throw RegistryError.unreachable(url: path, detail: "fsync failed: errno \(errno)")
     }
     closed = true
     close(fd)

@@ -29,7 +29,7 @@ public enum RegistryError: Error, Equatable, CustomStringConvertible {
   }
 
   /// Worth another attempt: the registry may answer next time.
-  var isTransient: Bool {
+  public var isTransient: Bool {
     switch self {
     case .unreachable: true
     case .httpStatus(_, let status, _): status == 429 || status >= 500

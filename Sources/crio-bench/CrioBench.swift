@@ -67,6 +67,9 @@ struct CrioBench: AsyncParsableCommand {
   @Option(help: "Rounds of each concurrent start.")
   var concurrentRounds = 3
 
+  @Option(help: "Phases to run, comma-separated, in the usual order: images, pods, containers, lists, concurrent (default: all).")
+  var phases = "images,pods,containers,lists,concurrent"
+
   @Flag(help: "Keep the temporary directory (crio's log and state) after the run.")
   var keep = false
 
@@ -74,9 +77,16 @@ struct CrioBench: AsyncParsableCommand {
     for (name, value) in [("--list-sizes", listSizes), ("--concurrency", concurrency)] {
       guard (try? Self.numbers(value)) != nil else { throw ValidationError("\(name): a comma-separated list of positive numbers") }
     }
+    for phase in Self.phaseNames(phases) where !WorkloadOptions.allPhases.contains(phase) {
+      throw ValidationError("--phases: unknown phase \(phase) (known: \(WorkloadOptions.allPhases.joined(separator: ", ")))")
+    }
     for endpoint in [endpoint, compare].compactMap({ $0 }) {
       do { _ = try CRIEndpoint(parsing: endpoint) } catch { throw ValidationError("\(error)") }
     }
+  }
+
+  static func phaseNames(_ list: String) -> [String] {
+    list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
   }
 
   static func numbers(_ list: String) throws -> [Int] {
@@ -139,6 +149,7 @@ final class Session: @unchecked Sendable {
     options.listIterations = command.listIterations
     options.concurrency = try CrioBench.numbers(command.concurrency)
     options.concurrentRounds = command.concurrentRounds
+    options.phases = Set(CrioBench.phaseNames(command.phases))
 
     do {
       if command.endpoint == nil && getuid() != 0 { throw BenchError("crio-bench starts crio and needs root") }

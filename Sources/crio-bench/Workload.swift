@@ -14,6 +14,9 @@ struct WorkloadOptions: Sendable {
   var concurrentRounds = 3
   /// Parallel calls when creating or removing the pods of the list phase (not measured).
   var setupParallelism = 4
+  /// The phases that run (`--phases`); the idle RSS is always measured.
+  var phases = Set(allPhases)
+  static let allPhases = ["images", "pods", "containers", "lists", "concurrent"]
 }
 
 /// The operations, in the order of the table.
@@ -96,11 +99,11 @@ final class Workload: @unchecked Sendable {
       runtime = "\(version.runtimeName) \(version.runtimeVersion)"
       progress("\(label): \(runtime) at \(endpoint)")
       try await phase("daemon RSS idle") { try rss(Op.rssIdle) }
-      try await phase("images") { try await imagePhase() }
-      try await phase("pods") { try await podPhase() }
-      try await phase("containers") { try await containerPhase() }
-      try await phase("list calls") { try await listPhase() }
-      try await phase("concurrent pods") { try await concurrentPhase() }
+      if options.phases.contains("images") { try await phase("images") { try await imagePhase() } }
+      if options.phases.contains("pods") { try await phase("pods") { try await podPhase() } }
+      if options.phases.contains("containers") { try await phase("containers") { try await containerPhase() } }
+      if options.phases.contains("lists") { try await phase("list calls") { try await listPhase() } }
+      if options.phases.contains("concurrent") { try await phase("concurrent pods") { try await concurrentPhase() } }
     } catch {
       note("run: \(describe(error))")
     }

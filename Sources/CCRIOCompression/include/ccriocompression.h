@@ -42,4 +42,14 @@ int crio_decompressor_at_boundary(const crio_decompressor *d);
  * until the next call on `d`. */
 const char *crio_decompressor_message(const crio_decompressor *d);
 
+/* 1 when crio_gzip_decompress_whole can work (libdeflate.so.0 loads), else 0. */
+int crio_gzip_whole_available(void);
+
+/* Decompresses the whole gzip blob `in` (one or more members, CRC and size
+ * of each checked) into `out`. Returns 0 and sets *out_len; returns 1 when
+ * this fast path does not apply: no libdeflate, the output would not fit in
+ * out_cap, or the data is not a clean gzip stream. The caller then uses the
+ * streaming decompressor, which enforces limits and words errors. */
+int crio_gzip_decompress_whole(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len);
+
 #endif
