@@ -132,26 +132,48 @@ public actor SandboxManager {
     }
   }
 
-  /// Stops the sandbox: `stopContainers` first (what runs in the pod), then
-  /// its network, namespaces and shm. Unknown IDs and repeated calls
-  /// succeed (the kubelet retries). A journal entry lets a restart finish a
-  /// stop the daemon died in.
+  /// Stops the sandbox: `stopContainers` (what still runs in the pod: the
+  /// kubelet has stopped what it wanted to stop gracefully) and, at the same
+  /// time, its network (CNI DEL needs only the pinned network namespace);
+  /// then its namespaces and shm. Unknown IDs and repeated calls succeed
+  /// (the kubelet retries). A journal entry lets a restart finish a stop the
+  /// daemon died in.
   public func stop(
     _ idOrPrefix: String, stopContainers: @Sendable (SandboxRecord) async throws -> Void = { _ in }
   ) async throws {
     guard let record = try find(idOrPrefix) else { return }
     let ticket = try journal.begin(.stopSandbox, id: record.id)
     defer { journal.end(ticket) }
-    try await stopContainers(record)
+    async let detached = Self.detach(record.id, networks: networks)
+    let containersOutcome: Result<Void, any Error>
+    do {
+      try await stopContainers(record)
+      containersOutcome = .success(())
+    } catch {
+      containersOutcome = .failure(error)
+    }
+    let networkOutcome = await detached
+    try containersOutcome.get()
     Failpoint.sandboxStopAfterContainers.hit()
-    try await stopOwnResources(record.id)
+    try networkOutcome.get()
+    try await stopOwnResources(record.id, networkDetached: true)
+  }
+
+  private nonisolated static func detach(_ id: String, networks: PodNetworks) async -> Result<Void, any Error> {
+    do {
+      try await networks.detach(containerID: id)
+      return .success(())
+    } catch {
+      return .failure(error)
+    }
   }
 
   /// The sandbox's own part of a stop: network (first: its plugins need the
-  /// namespace to still exist), namespaces, shm, and the record's state.
-  func stopOwnResources(_ id: String) async throws {
+  /// namespace to still exist; already done when `networkDetached`),
+  /// namespaces, shm, and the record's state.
+  func stopOwnResources(_ id: String, networkDetached: Bool = false) async throws {
     guard var record = sandboxes[id] else { return }
-    try await networks.detach(containerID: record.id)
+    if !networkDetached { try await networks.detach(containerID: record.id) }
     Failpoint.sandboxStopAfterNetwork.hit()
     release(record)
     if record.state != .notReady {
