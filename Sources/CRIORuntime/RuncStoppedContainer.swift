@@ -23,6 +23,9 @@ enum RuncStoppedContainer {
           let startTime = (state["init_process_start"] as? NSNumber)?.uint64Value,
           let cgroups = state["cgroup_paths"] as? [String: String]
     else { return false }
+    // A systemd-managed cgroup belongs to a transient unit that runc stops through systemd.
+    let cgroupConfig = (state["config"] as? [String: Any])?["cgroups"] as? [String: Any]
+    if cgroupConfig?["Systemd"] as? Bool == true || cgroupConfig?["Rootless"] as? Bool == true { return false }
     if pid > 0, isAlive(pid: pid, startTime: startTime) { return false }
     for path in Set(cgroups.values) where !path.isEmpty {
       guard path.hasPrefix("/sys/fs/cgroup/"), !path.contains("/../") else { return false }

@@ -12,9 +12,14 @@ import Testing
     return dir
   }
 
-  private func writeState(_ root: String, id: String, pid: Int32, start: UInt64, cgroups: [String: String]) throws {
+  private func writeState(
+    _ root: String, id: String, pid: Int32, start: UInt64, cgroups: [String: String], systemd: Bool = false
+  ) throws {
     try FileManager.default.createDirectory(atPath: "\(root)/\(id)", withIntermediateDirectories: true)
-    let state: [String: Any] = ["id": id, "init_process_pid": pid, "init_process_start": start, "cgroup_paths": cgroups]
+    let state: [String: Any] = [
+      "id": id, "init_process_pid": pid, "init_process_start": start, "cgroup_paths": cgroups,
+      "config": ["cgroups": ["Systemd": systemd, "Rootless": false]],
+    ]
     try JSONSerialization.data(withJSONObject: state).write(to: URL(fileURLWithPath: "\(root)/\(id)/state.json"))
   }
 
@@ -77,5 +82,9 @@ import Testing
     #expect(!RuncStoppedContainer.delete(runtimeRoot: root, id: "outside"))
     #expect(access("/tmp", F_OK) == 0)
     #expect(!RuncStoppedContainer.delete(runtimeRoot: root, id: "../bad"))
+    // The systemd driver's cgroups belong to a unit: runc stops it.
+    try writeState(root, id: "unit", pid: 0, start: 0, cgroups: [:], systemd: true)
+    #expect(!RuncStoppedContainer.delete(runtimeRoot: root, id: "unit"))
+    #expect(access("\(root)/unit/state.json", F_OK) == 0)
   }
 }
