@@ -50,7 +50,7 @@ enum ImageVolumes {
       do {
         var lowers = image.layers.reversed() as [String]
         if let userns {
-          lowers = try idmappedLayers(lowers, under: "\(directory)/\(index)-layers", userns: userns)
+          lowers = try UserNamespaceSupport.idmappedCopies(of: lowers, under: "\(directory)/\(index)-layers", userns: userns)
         }
         try OverlayMount.mountReadOnly(lowerDirectories: lowers + [empty], target: target)
       } catch {
@@ -60,20 +60,6 @@ enum ImageVolumes {
       result[index].readonly = true
     }
     return result
-  }
-
-  /// Idmapped copies of `layers` (top first) under `directory`, in the same
-  /// order. The caller releases them on failure (they are under the layer directory).
-  static func idmappedLayers(_ layers: [String], under directory: String, userns: String) throws -> [String] {
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    var copies: [String] = []
-    for (index, layer) in layers.enumerated() {
-      let target = "\(directory)/\(index)"
-      try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
-      try IDMappedMount.mount(source: layer, target: target, userns: userns)
-      copies.append(target)
-    }
-    return copies
   }
 
   /// `root` followed by `subPath`, which must exist and must not go through

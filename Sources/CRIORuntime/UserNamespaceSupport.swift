@@ -98,13 +98,7 @@ public enum UserNamespaceSupport {
       for dir in ["\(layerDirectory)/upper", "\(layerDirectory)/work"] where chown(dir, rootUID, rootGID) != 0 {
         throw ContainerError.runtimeFailed("cannot chown \(dir): \(String(cString: strerror(errno)))")
       }
-      var lowers: [String] = []
-      for (index, lower) in lowerDirectories.enumerated() {
-        let target = "\(idmapped)/\(index)"
-        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
-        try IDMappedMount.mount(source: lower, target: target, userns: userns)
-        lowers.append(target)
-      }
+      let lowers = try idmappedCopies(of: lowerDirectories, under: idmapped, userns: userns)
       try OverlayMount.mount(
         lowerDirectories: lowers, upper: "\(layerDirectory)/upper", work: "\(layerDirectory)/work",
         target: "\(layerDirectory)/merged")
@@ -112,6 +106,21 @@ public enum UserNamespaceSupport {
       _ = releaseMounts(in: idmapped)
       throw error
     }
+  }
+
+  /// Idmapped copies of `layers` as `<directory>/<n>`, in the same order
+  /// (`directory` is made here). The caller releases them on failure
+  /// (`releaseMounts(in:)`).
+  static func idmappedCopies(of layers: [String], under directory: String, userns: String) throws -> [String] {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    var copies: [String] = []
+    for (index, layer) in layers.enumerated() {
+      let target = "\(directory)/\(index)"
+      try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
+      try IDMappedMount.mount(source: layer, target: target, userns: userns)
+      copies.append(target)
+    }
+    return copies
   }
 
   /// Detaches the mounts on the entries of `directory` (idmapped layers or
