@@ -384,9 +384,20 @@ public actor ContainerManager {
       .init(destination: "/dev/pts", type: "devpts", source: "devpts",
             options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
       .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
-      .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+      sysMount(sandbox: sandbox),
       .init(destination: "/dev/shm", type: "bind", source: sandbox.shmPath ?? "/dev/shm", options: ["rbind", "rw"]),
     ]
+  }
+
+  /// `/sys`: a new sysfs, except in a pod with its own user namespace on the
+  /// host's network, where the kernel refuses sysfs (its network namespace
+  /// is not owned by the user namespace): the host's `/sys`, bound read-only
+  /// (as CRI-O does).
+  static func sysMount(sandbox: SandboxRecord) -> RuntimeSpec.Mount {
+    if sandbox.pins.user != nil && sandbox.pins.network == nil {
+      return .init(destination: "/sys", type: "bind", source: "/sys", options: ["rbind", "nosuid", "noexec", "nodev", "ro"])
+    }
+    return .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"])
   }
 
   /// The pod's pinned network, IPC and UTS namespaces (and user namespace).

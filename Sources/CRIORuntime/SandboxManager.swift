@@ -381,9 +381,11 @@ public actor SandboxManager {
         throw SandboxError.invalid("user namespace: \(problem)")
       }
     }
-    if spec.networkMode == .node || spec.ipcMode == .node || spec.pidMode == .node {
+    // The host's network is allowed (the kubelet's UserNamespacesHostNetworkSupport):
+    // the pod's user namespace then owns only its IPC (and PID) namespaces.
+    if spec.ipcMode == .node || spec.pidMode == .node {
       throw SandboxError.invalid(
-        "user namespace: a pod in its own user namespace cannot use the host's network, IPC or PID namespace")
+        "user namespace: a pod in its own user namespace cannot use the host's IPC or PID namespace")
     }
   }
 

@@ -80,8 +80,8 @@ public struct RuntimeService: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     // flag in the CRI (the kubelet's ImageVolume gate decides).
     response.features = Runtime_V1_RuntimeFeatures()
     response.features.supplementalGroupsPolicy = true
-    // A pod in a user namespace must have its own network namespace (refused otherwise).
-    response.features.userNamespacesHostNetwork = false
+    // A pod in a user namespace may use the host's network (its /sys is then the host's, read-only).
+    response.features.userNamespacesHostNetwork = await sandboxes.userNamespaceSupport().isSupported
     if request.verbose {
       response.info["config"] = ConfigRenderer.json(config)
     }

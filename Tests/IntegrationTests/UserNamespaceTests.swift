@@ -371,6 +371,39 @@ import Testing
     try await f.removeAndCheckClean([pod.0], ids: [id])
   }
 
+  /// The kubelet's UserNamespacesHostNetworkSupport: a pod in its own user
+  /// namespace on the host's network. Its /sys is the host's, bound
+  /// read-only (the kernel refuses a new sysfs there).
+  @Test func hostNetworkInAUserNamespace() async throws {
+    try requireHostTools()
+    let f = try await Fixture()
+    let status = try await f.call { try await $0.runtime.status(Runtime_V1_StatusRequest(), options: $0.options) }
+    #expect(status.features.userNamespacesHostNetwork)
+    var config = podConfig("userns-hostnet", hostname: "")
+    config.linux.securityContext.namespaceOptions.usernsOptions = Self.userns(.pod, uids: [Self.mapping(0, 200_000, 65536)])
+    config.linux.securityContext.namespaceOptions.network = .node
+    config.linux.securityContext.namespaceOptions.pid = .pod
+    config.logDirectory = "\(f.dir.path)/pod-logs/userns-hostnet"
+    let podID = try await f.call {
+      var request = Runtime_V1_RunPodSandboxRequest()
+      request.config = config
+      return try await $0.runtime.runPodSandbox(request, options: $0.options).podSandboxID
+    }
+    let id = try await f.run((podID, config), name: "c")
+    #expect(try await f.exec(id, ["cat", "/proc/self/uid_map"]).out.split(separator: " ", omittingEmptySubsequences: true) == ["0", "200000", "65536\n"])
+    let hostNet = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+    // The test image has `ls`, not `readlink`.
+    let netInside = try await f.exec(id, ["ls", "-l", "/proc/self/ns/net"])
+    #expect(netInside.out.hasSuffix("-> \(hostNet)\n"), "\(netInside)")
+    let hostLinks = try FileManager.default.contentsOfDirectory(atPath: "/sys/class/net").sorted()
+    let inside = try await f.exec(id, ["ls", "/sys/class/net"]).out.split(separator: "\n").map(String.init).sorted()
+    #expect(inside == hostLinks)
+    // Read-only, and not the host's root inside.
+    #expect(try await f.exec(id, ["sh", "-c", "echo 1 > /sys/kernel/uevent_helper"]).code != 0)
+    #expect(try await f.exec(id, ["id", "-u"]).out == "0\n")
+    try await f.removeAndCheckClean([podID], ids: [id])
+  }
+
   @Test func nodeModeAndRefusals() async throws {
     try requireHostTools()
     let f = try await Fixture()
