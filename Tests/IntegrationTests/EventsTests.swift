@@ -64,6 +64,29 @@ private let lifeCycle: [Runtime_V1_ContainerEventType] = [
 ]
 
 @Suite(.serialized) struct EventsTests {
+  /// Runs throw-away pods until every subscriber has seen one's removal: a
+  /// stream carries only what happens after the daemon registered it, and
+  /// the subscriptions are made concurrently with the test (a fast
+  /// RunPodSandbox can finish before they are in place).
+  static func waitUntilSubscribed(_ subscribers: [EventSubscriber], _ f: ContainerTests.Fixture) async throws {
+    for attempt in 0..<20 {
+      let probe = try await f.runPod("subscribed-\(attempt)")
+      try await f.removePod(probe.0)
+      let deadline = ContinuousClock.now + .seconds(2)
+      while ContinuousClock.now < deadline {
+        if let ended = subscribers.first(where: \.hasEnded) {
+          throw HarnessError("an event stream ended early: \(String(describing: ended.error))")
+        }
+        let seen = subscribers.allSatisfy { subscriber in
+          subscriber.events.contains { $0.containerID == probe.0 && $0.containerEventType == .containerDeletedEvent }
+        }
+        if seen { return }
+        try await Task.sleep(for: .milliseconds(20))
+      }
+    }
+    throw HarnessError("the event subscriptions never received a pod's events")
+  }
+
   @Test func aFullLifeCycleReachesEverySubscriberInOrder() async throws {
     let f = try await ContainerTests.Fixture()
     let first = EventSubscriber(endpoint: f.dir.endpoint)
@@ -72,7 +95,7 @@ private let lifeCycle: [Runtime_V1_ContainerEventType] = [
       first.cancel()
       second.cancel()
     }
-    // The pod's own events show that both subscriptions are in place.
+    try await Self.waitUntilSubscribed([first, second], f)
     let pod = try await f.runPod("events")
     for subscriber in [first, second] {
       try await subscriber.wait("the pod's events") { events in events.contains { $0.containerID == pod.0 } }
@@ -153,6 +176,7 @@ private let lifeCycle: [Runtime_V1_ContainerEventType] = [
     let f = try await ContainerTests.Fixture()
     let subscribers = (0..<3).map { _ in EventSubscriber(endpoint: f.dir.endpoint) }
     defer { subscribers.forEach { $0.cancel() } }
+    try await Self.waitUntilSubscribed(subscribers, f)
     let pod = try await f.runPod("crowd")
     for subscriber in subscribers {
       try await subscriber.wait("the pod's events") { events in events.contains { $0.containerID == pod.0 } }
