@@ -4,6 +4,7 @@ import CRIOTestSupport
 import Foundation
 import GRPCCore
 import Glibc
+import NIOConcurrencyHelpers
 import Testing
 
 extension ContainerTests.Fixture {
@@ -156,8 +157,15 @@ private func host(_ arguments: [String]) throws {
     follower.standardOutput = output
     follower.standardError = FileHandle.nullDevice
     try follower.run()
-    let collected = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }
-    try await Task.sleep(for: .milliseconds(500))
+    let received = NIOLockedValueBox(Data())
+    let collected = Task.detached {
+      let handle = output.fileHandleForReading
+      while case let chunk = handle.availableData, !chunk.isEmpty { received.withLockedValue { $0.append(chunk) } }
+    }
+    // Rename only once the follower has the file open (it has printed a line):
+    // a loaded machine can take longer than any fixed pause to start it.
+    func followedSoFar() -> String { String(decoding: received.withLockedValue { $0 }, as: UTF8.self) }
+    for _ in 0..<500 where !followedSoFar().contains("out ") { try await Task.sleep(for: .milliseconds(20)) }
     #expect(rename(log, log + ".2") == 0)
     try await f.reopenLog(id)
     try await Task.sleep(for: .milliseconds(500))
@@ -165,7 +173,8 @@ private func host(_ arguments: [String]) throws {
     for _ in 0..<250 where follower.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     #expect(!follower.isRunning, "logs -f ends when the container exits")
     if follower.isRunning { follower.terminate() }
-    let followed = String(decoding: await collected.value, as: UTF8.self)
+    await collected.value
+    let followed = followedSoFar()
     let numbers = followed.split(separator: "\n").compactMap { Int($0.dropFirst("out ".count)) }
     #expect(numbers.count > 10, "\(followed)")
     #expect(numbers == Array((numbers.first ?? 0)...(numbers.last ?? 0)), "no line lost or repeated across the reopen")
