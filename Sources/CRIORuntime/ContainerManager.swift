@@ -53,6 +53,9 @@ public actor ContainerManager {
     for dir in [recordsDirectory, bundlesDirectory, exitDirectory, socketDirectory, layersDirectory, infraDirectory, removingDirectory] {
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
+    // What a write cut short by a crash left (the records themselves are whole: written, then renamed).
+    RecordFile.removeLeftovers(in: recordsDirectory)
+    RecordFile.removeLeftovers(in: infraDirectory)
     let files = (try? FileManager.default.contentsOfDirectory(atPath: recordsDirectory)) ?? []
     for file in files where file.hasSuffix(".json") {
       guard let data = FileManager.default.contents(atPath: "\(recordsDirectory)/\(file)"),

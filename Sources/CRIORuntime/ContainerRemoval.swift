@@ -79,8 +79,10 @@ extension ContainerManager {
 
   func writeRecord(_ record: ContainerRecord, to path: String) throws {
     let data = try JSONEncoder().encode(record)
-    guard FileManager.default.createFile(atPath: path + ".tmp", contents: data), rename(path + ".tmp", path) == 0 else {
-      throw ContainerError.runtimeFailed("cannot write \(path)")
+    do {
+      try RecordFile.write(data, to: path)
+    } catch {
+      throw ContainerError.runtimeFailed("\(error)")
     }
   }
 }

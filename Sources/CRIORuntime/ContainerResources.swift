@@ -200,10 +200,8 @@ extension ContainerManager {
       var resources = try Self.resources(spec: updated, pidsLimit: config.runtime.pidsLimit, cgroups: cgroups).resources
       resources.devices = runtimeSpec.linux.resources?.devices
       runtimeSpec.linux.resources = resources
-      if let encoded = try? encoder.encode(runtimeSpec),
-         FileManager.default.createFile(atPath: specPath + ".tmp", contents: encoded)
-      {
-        rename(specPath + ".tmp", specPath)
+      if let encoded = try? encoder.encode(runtimeSpec) {
+        try? RecordFile.write(encoded, to: specPath)
       }
     }
     logger.info("Updated container resources", metadata: ["id": "\(record.id)"])

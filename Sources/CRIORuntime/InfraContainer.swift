@@ -137,8 +137,10 @@ extension ContainerManager {
   func saveInfra(_ record: ContainerRecord) throws {
     let data = try JSONEncoder().encode(record)
     let path = infraRecordPath(record.id)
-    guard FileManager.default.createFile(atPath: path + ".tmp", contents: data), rename(path + ".tmp", path) == 0 else {
-      throw ContainerError.runtimeFailed("cannot write \(path)")
+    do {
+      try RecordFile.write(data, to: path)
+    } catch {
+      throw ContainerError.runtimeFailed("\(error)")
     }
   }
 

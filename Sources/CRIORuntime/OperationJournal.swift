@@ -1,3 +1,4 @@
+import CRIOSystem
 import Foundation
 import Glibc
 
@@ -51,10 +52,10 @@ public struct OperationJournal: Sendable {
     let entry = Entry(operation: operation, id: id, sandboxID: sandboxID)
     let data = try JSONEncoder().encode(entry)
     let path = "\(directory)/\(operation.rawValue)-\(id)-\(UInt32.random(in: 0...UInt32.max))"
-    let temp = path + ".tmp"
-    guard FileManager.default.createFile(atPath: temp, contents: data), rename(temp, path) == 0 else {
-      unlink(temp)
-      throw JournalError(description: "cannot write journal entry \(path): \(String(cString: strerror(errno)))")
+    do {
+      try RecordFile.write(data, to: path)
+    } catch {
+      throw JournalError(description: "cannot write journal entry: \(error)")
     }
     return Ticket(path: path)
   }

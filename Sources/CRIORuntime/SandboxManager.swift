@@ -480,9 +480,10 @@ public actor SandboxManager {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     let data = try encoder.encode(record)
-    let temp = recordPath(record.id) + ".tmp"
-    guard FileManager.default.createFile(atPath: temp, contents: data), rename(temp, recordPath(record.id)) == 0 else {
-      throw SandboxError.setupFailed("cannot write \(recordPath(record.id))")
+    do {
+      try RecordFile.write(data, to: recordPath(record.id))
+    } catch {
+      throw SandboxError.setupFailed("\(error)")
     }
   }
 
@@ -491,10 +492,8 @@ public actor SandboxManager {
   /// released. A record that cannot be read is not trusted: whatever its ID
   /// may own (pins, shm, network) is released by name and the record dropped.
   private func recover() async {
+    RecordFile.removeLeftovers(in: recordsDirectory)
     let files = (try? FileManager.default.contentsOfDirectory(atPath: recordsDirectory)) ?? []
-    for file in files where file.hasSuffix(".tmp") {
-      unlink("\(recordsDirectory)/\(file)")
-    }
     for file in files where file.hasSuffix(".json") {
       let path = "\(recordsDirectory)/\(file)"
       guard let data = FileManager.default.contents(atPath: path),
