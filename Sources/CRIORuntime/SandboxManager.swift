@@ -98,14 +98,15 @@ public actor SandboxManager {
       let (created, attachment) = try await create(id: id, spec: spec, cleanup: &cleanup)
       var record = created
       let networks = self.networks
-      async let attached = Self.attach(attachment, networks: networks)
-      let infraOutcome: Result<Void, any Error>
-      do {
-        try await infra(record)
-        infraOutcome = .success(())
-      } catch {
-        infraOutcome = .failure(error)
+      async let attached = Self.outcome { () async throws -> [String] in
+        guard let attachment else { return [] }
+        do {
+          return try await networks.attach(attachment).ips
+        } catch {
+          throw SandboxError.networkFailed("\(error)")
+        }
       }
+      let infraOutcome = await Self.outcome { try await infra(record) }
       let networkOutcome = await attached
       if case .success = infraOutcome { cleanup.append { await undoInfra(created) } }
       if case .success(let ips) = networkOutcome, attachment != nil {
@@ -144,14 +145,9 @@ public actor SandboxManager {
     guard let record = try find(idOrPrefix) else { return }
     let ticket = try journal.begin(.stopSandbox, id: record.id)
     defer { journal.end(ticket) }
-    async let detached = Self.detach(record.id, networks: networks)
-    let containersOutcome: Result<Void, any Error>
-    do {
-      try await stopContainers(record)
-      containersOutcome = .success(())
-    } catch {
-      containersOutcome = .failure(error)
-    }
+    let networks = self.networks
+    async let detached = Self.outcome { try await networks.detach(containerID: record.id) }
+    let containersOutcome = await Self.outcome { try await stopContainers(record) }
     let networkOutcome = await detached
     try containersOutcome.get()
     Failpoint.sandboxStopAfterContainers.hit()
@@ -159,10 +155,13 @@ public actor SandboxManager {
     try await stopOwnResources(record.id, networkDetached: true)
   }
 
-  private nonisolated static func detach(_ id: String, networks: PodNetworks) async -> Result<Void, any Error> {
+  /// What `body` returned or threw: two steps that run at the same time
+  /// both finish before either's failure is acted on.
+  private nonisolated static func outcome<T: Sendable>(
+    _ body: () async throws -> T
+  ) async -> Result<T, any Error> {
     do {
-      try await networks.detach(containerID: id)
-      return .success(())
+      return .success(try await body())
     } catch {
       return .failure(error)
     }
@@ -266,18 +265,6 @@ public actor SandboxManager {
   }
 
   // MARK: creation steps
-
-  /// The pod's network: CNI ADD of `attachment` (none: the host's network).
-  private nonisolated static func attach(
-    _ attachment: CNIAttachment?, networks: PodNetworks
-  ) async -> Result<[String], any Error> {
-    guard let attachment else { return .success([]) }
-    do {
-      return .success(try await networks.attach(attachment).ips)
-    } catch {
-      return .failure(SandboxError.networkFailed("\(error)"))
-    }
-  }
 
   /// Everything of a pod before its network and infra container; returns the
   /// record and the pod's network attachment (nil for the host's network).
